@@ -1,0 +1,188 @@
+"""The chain runner: schemes in configured order, the first answer wins.
+
+A scheme returns ``(user, auth)`` (it decides), ``None`` (not its kind of
+credentials: next), or raises :class:`AuthhubError` (the chain stops and
+the request is refused). Anything else a plugin raises is a fault and
+fails closed: :class:`StoreUnavailable` (503) for a database that cannot be
+reached, :class:`InternalError` (500) otherwise. Never anonymous.
+
+The runner walks the schemes' ``authenticate`` implementations itself
+rather than through pluggy's firstresult call, because it must know which
+scheme answered, pass each scheme its own settings, await coroutine
+implementations and tell a plugin's fault from a refusal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import sqlalchemy.exc
+
+from authhub.errors import AuthhubError, InternalError, StoreUnavailable
+from authhub.identity import Identity
+from authhub.outcome import Outcome
+
+if TYPE_CHECKING:
+    from authhub.hub import AuthHub
+    from authhub.request import Request
+
+log = logging.getLogger("authhub.chain")
+
+_ARGUMENTS = ("request", "settings", "hub")
+_STORE_ERRORS = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.DisconnectionError,
+    sqlalchemy.exc.TimeoutError,
+)
+
+
+@attrs.frozen
+class Link:
+    """One scheme of a chain: its ``authenticate`` function and settings."""
+
+    name: str
+    function: Callable[..., Any]
+    argnames: tuple[str, ...]
+    settings: Mapping[str, Any]
+    is_async: bool = attrs.field(init=False)
+
+    @is_async.default
+    def _is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.function)
+
+    def arguments(self, request: Request, hub: AuthHub) -> list[Any]:
+        values = {"request": request, "settings": self.settings, "hub": hub}
+        return [values[name] for name in self.argnames]
+
+
+class Chain:
+    """An ordered list of schemes, run for a request by :meth:`run` or :meth:`arun`."""
+
+    def __init__(
+        self,
+        links: Sequence[Link],
+        anonymous: Callable[[], Identity],
+        observe: Callable[[Outcome], None] | None,
+    ) -> None:
+        self.links = tuple(links)
+        self.names = tuple(link.name for link in self.links)
+        self._anonymous = anonymous
+        self._observe = observe
+
+    def run(self, request: Request, hub: AuthHub) -> Identity:
+        """Authenticate ``request`` in this thread."""
+        try:
+            for link in self.links:
+                if link.is_async:
+                    answer = _guard(link, lambda: asyncio.run(link.function(*link.arguments(request, hub))))
+                else:
+                    answer = _guard(link, lambda: link.function(*link.arguments(request, hub)))
+                if answer is not None:
+                    return self._finish(request, Identity(answer[0], answer[1], link.name))
+            return self._finish(request, self._anonymous())
+        except AuthhubError as error:
+            self._refuse(request, error)
+            raise
+
+    async def arun(self, request: Request, hub: AuthHub) -> Identity:
+        """Authenticate ``request`` without blocking the event loop.
+
+        Coroutine implementations are awaited; each run of consecutive plain
+        implementations goes to one worker thread.
+        """
+        try:
+            index = 0
+            while index < len(self.links):
+                link = self.links[index]
+                if link.is_async:
+                    arguments = link.arguments(request, hub)
+                    answer = _check(link, await _aguard(link, link.function(*arguments)))
+                    index += 1
+                else:
+                    end = index
+                    while end < len(self.links) and not self.links[end].is_async:
+                        end += 1
+                    found = await asyncio.to_thread(self._run_plain, request, hub, index, end)
+                    if found is not None:
+                        link, answer = found
+                    else:
+                        answer = None
+                    index = end
+                if answer is not None:
+                    return self._finish(request, Identity(answer[0], answer[1], link.name))
+            return self._finish(request, self._anonymous())
+        except AuthhubError as error:
+            self._refuse(request, error)
+            raise
+
+    def _run_plain(
+        self, request: Request, hub: AuthHub, start: int, end: int
+    ) -> tuple[Link, tuple[Any, Any]] | None:
+        for link in self.links[start:end]:
+            answer = _guard(link, lambda: link.function(*link.arguments(request, hub)))
+            if answer is not None:
+                return link, answer
+        return None
+
+    def _finish(self, request: Request, identity: Identity) -> Identity:
+        if self._observe is not None:
+            kind = "authenticated" if identity.scheme is not None else "anonymous"
+            self._observe(Outcome(kind, request, identity.scheme, identity.user))
+        return identity
+
+    def _refuse(self, request: Request, error: AuthhubError) -> None:
+        if self._observe is not None:
+            kind = "fault" if isinstance(error, (InternalError, StoreUnavailable)) else "refused"
+            self._observe(Outcome(kind, request, error.scheme, None, error))
+
+
+def _guard(link: Link, call: Callable[[], Any]) -> tuple[Any, Any] | None:
+    try:
+        answer = call()
+    except AuthhubError as error:
+        error.scheme = link.name
+        raise
+    except Exception as exc:
+        raise _fault(link, exc) from exc
+    return _check(link, answer)
+
+
+async def _aguard(link: Link, awaitable: Any) -> Any:
+    try:
+        return await awaitable
+    except AuthhubError as error:
+        error.scheme = link.name
+        raise
+    except Exception as exc:
+        raise _fault(link, exc) from exc
+
+
+def _check(link: Link, answer: Any) -> tuple[Any, Any] | None:
+    if answer is None:
+        return None
+    if not isinstance(answer, tuple) or len(answer) != 2 or answer[0] is None:
+        error = InternalError()
+        error.scheme = link.name
+        log.error("scheme %r: authenticate returned %s; expected (user, auth) or None",
+                  link.name, type(answer).__name__)
+        raise error
+    return answer
+
+
+def _fault(link: Link, exc: Exception) -> AuthhubError:
+    error: AuthhubError
+    if isinstance(exc, _STORE_ERRORS):
+        log.error("scheme %r: store unavailable: %s", link.name, type(exc).__name__, exc_info=exc)
+        error = StoreUnavailable()
+    else:
+        log.error("scheme %r: authenticate raised %s; request refused", link.name, type(exc).__name__,
+                  exc_info=exc)
+        error = InternalError()
+    error.scheme = link.name
+    return error

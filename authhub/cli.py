@@ -1,0 +1,263 @@
+"""The ``authhub`` command line.
+
+Plugins add their own commands through the ``register_commands`` hook;
+inside a command, :func:`current_hub` gives the configured hub.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+import authhub
+from authhub.errors import AuthhubError, ConfigurationError
+from authhub.hub import AuthHub
+from authhub.plugins import load_entry_points, new_manager
+from authhub.users import UserError
+
+
+def current_hub() -> AuthHub:
+    """The hub of the running command, built from the configuration on first use."""
+    context = click.get_current_context()
+    root = context.find_root()
+    hub = root.meta.get("authhub.hub")
+    if hub is None:
+        try:
+            hub = AuthHub()
+        except ConfigurationError as error:
+            raise click.ClickException(str(error)) from None
+        root.meta["authhub.hub"] = hub
+        root.call_on_close(hub.close)
+    return hub
+
+
+def ensure_tables(hub: AuthHub) -> None:
+    """Bring the tables up to date before a command touches them."""
+    try:
+        hub.upgrade()
+    except AuthhubError as error:
+        raise click.ClickException(f"{error.detail} ({safe_url(hub)})") from None
+
+
+def safe_url(hub: AuthHub) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(hub.settings["database_url"]).render_as_string(hide_password=True)
+
+
+@click.group()
+@click.version_option(authhub.__version__, prog_name="authhub")
+def cli() -> None:
+    """authhub: pluggable authentication for Python web APIs."""
+
+
+# -- plugins -------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins in chain order, with versions and load errors."""
+    try:
+        hub = AuthHub(check_chain=False)
+    except ConfigurationError as error:
+        click.echo(f"warning: {error}", err=True)
+        hub = AuthHub(check_chain=False, environ={}, directory="/nonexistent-authhub")
+    chain = list(hub.schemes)
+    rows = []
+    for info in hub.plugins:
+        position = chain.index(info.name) + 1 if info.name in chain else None
+        rows.append({
+            "name": info.name,
+            "distribution": info.distribution,
+            "version": info.version,
+            "position": position,
+            "hooks": list(info.hooks),
+            "status": info.status,
+            "error": info.error,
+        })
+    rows.sort(key=lambda row: (row["position"] is None, row["position"] or 0, row["name"]))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("No plugins installed.")
+        return
+    header = ("SCHEME", "DISTRIBUTION", "VERSION", "POSITION", "HOOKS", "STATUS")
+    table = [header] + [
+        (row["name"], row["distribution"] or "-", row["version"] or "-",
+         str(row["position"]) if row["position"] else "-", ",".join(row["hooks"]) or "-",
+         "ok" if row["error"] is None else f"error: {row['error']}")
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
+    for line in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[-1])
+
+
+# -- check ---------------------------------------------------------------------
+
+
+@cli.command()
+def check() -> None:
+    """Check the configuration, the plugins and the database."""
+    hub = current_hub()
+    problems = [f"plugin {info.name!r} failed to load: {info.error}" for info in hub.plugins if info.error]
+    try:
+        hub.store.check()
+    except AuthhubError as error:
+        problems.append(f"database {safe_url(hub)}: {error.detail}")
+    else:
+        from alembic.script import ScriptDirectory
+
+        from authhub.store import migration_config
+
+        script = ScriptDirectory.from_config(migration_config(hub.migration_directories()))
+        missing = set(script.get_heads()) - hub.store.current_revisions(hub.migration_directories())
+        if missing:
+            problems.append(f"database {safe_url(hub)} is not up to date: run 'authhub db upgrade'")
+    if problems:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"ok: schemes {', '.join(hub.schemes) or '(none)'}; database {safe_url(hub)}")
+
+
+# -- db ------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Database tables and migrations."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Create or upgrade every installed distribution's tables."""
+    hub = current_hub()
+    ensure_tables(hub)
+    click.echo(f"database {safe_url(hub)} is up to date")
+
+
+# -- users -----------------------------------------------------------------------
+
+
+@cli.group()
+def users() -> None:
+    """Manage the built-in user table."""
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        line = sys.stdin.readline()
+        password = line[:-1] if line.endswith("\n") else line
+        if password.endswith("\r"):
+            password = password[:-1]
+        return password
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _user_command(action: Any) -> Any:
+    hub = current_hub()
+    ensure_tables(hub)
+    try:
+        return action(hub.users)
+    except UserError as error:
+        raise click.ClickException(str(error)) from None
+    except AuthhubError as error:
+        raise click.ClickException(error.detail) from None
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@click.option("--inactive", is_flag=True, help="Create the user deactivated.")
+def users_add(name: str, password_stdin: bool, inactive: bool) -> None:
+    """Add user NAME."""
+    hub = current_hub()
+    ensure_tables(hub)
+    try:
+        if hub.users.get_by_username(name) is not None:
+            raise UserError(f"user {name!r} already exists")
+    except UserError as error:
+        raise click.ClickException(str(error)) from None
+    password = _read_password(password_stdin)
+    user = _user_command(lambda store: store.create(name, password, is_active=not inactive))
+    click.echo(f"added user {user.username!r} (id {user.id})")
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def users_list(as_json: bool) -> None:
+    """List users."""
+    records = _user_command(lambda store: store.list())
+    if as_json:
+        click.echo(json.dumps([{"id": u.id, "username": u.username, "is_active": u.is_active} for u in records]))
+        return
+    for user in records:
+        click.echo(f"{user.id}\t{user.username}\t{'active' if user.is_active else 'inactive'}")
+
+
+@users.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+def users_set_password(name: str, password_stdin: bool) -> None:
+    """Set the password of user NAME."""
+    hub = current_hub()
+    ensure_tables(hub)
+    if hub.users.get_by_username(name) is None:
+        raise click.ClickException(f"no user named {name!r}")
+    password = _read_password(password_stdin)
+    _user_command(lambda store: store.set_password(name, password))
+    click.echo(f"password of {name!r} changed")
+
+
+@users.command("deactivate")
+@click.argument("name")
+def users_deactivate(name: str) -> None:
+    """Deactivate user NAME (their credentials stop working at once)."""
+    _user_command(lambda store: store.deactivate(name))
+    click.echo(f"user {name!r} deactivated")
+
+
+@users.command("activate")
+@click.argument("name")
+def users_activate(name: str) -> None:
+    """Activate user NAME again."""
+    _user_command(lambda store: store.activate(name))
+    click.echo(f"user {name!r} activated")
+
+
+# -- serve -----------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
+def serve(host: str, port: int, threads: int) -> None:
+    """Run the reference API (creating or upgrading the tables first)."""
+    from authhub.server import make_app, serve as run
+
+    hub = current_hub()
+    ensure_tables(hub)
+    try:
+        make_app(hub)  # fail here, readably, on a route conflict
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"authhub {authhub.__version__} serving http://{host}:{port}/ "
+               f"(schemes: {', '.join(hub.schemes) or 'none'}; database {safe_url(hub)})", err=True)
+    run(hub, host=host, port=port, threads=threads)
+
+
+def main() -> None:
+    """The console script: add the plugins' commands, then run."""
+    pm = new_manager()
+    load_entry_points(pm, os.environ)
+    pm.hook.register_commands(cli=cli)
+    cli()
+

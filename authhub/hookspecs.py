@@ -1,0 +1,206 @@
+"""Every hook a plugin can implement.
+
+Each hook is a signature and a reference page; there is no logic here.
+A plugin implements any subset of them with ``@authhub.hookimpl``, and each
+implementation may accept any subset of the arguments (pluggy passes them
+by name), so ``def authenticate(request): ...`` is a complete scheme.
+
+Hooks are grouped by when they run: authentication (per request), the
+model and storage hooks (at start-up), and the command-line and server
+hooks (when ``authhub`` itself runs).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from authhub.config import Setting
+    from authhub.errors import AuthhubError
+    from authhub.hub import AuthHub
+    from authhub.outcome import Outcome
+    from authhub.request import Request
+    from authhub.server import Route
+    from authhub.users import UserStore
+
+hookspec = pluggy.HookspecMarker("authhub")
+hookimpl = pluggy.HookimplMarker("authhub")
+
+
+# -- authentication (every request) -------------------------------------------
+
+
+@hookspec(firstresult=True)
+def authenticate(request: Request, settings: dict[str, Any], hub: AuthHub) -> tuple[Any, Any] | None:
+    """Decide who sent ``request``, if the credentials are of this scheme's kind.
+
+    Called by the chain runner for each scheme in the configured order, the
+    first time the application reads ``request.user`` or ``request.auth``
+    (or when a view asks for authentication with its own scheme list).
+
+    Return ``(user, auth)`` when the request carries credentials of this
+    scheme's kind and they are good; ``auth`` is whatever the application
+    should see as ``request.auth`` (a token row, ``None``, ...). The chain
+    stops and keeps the answer along with the scheme's name.
+
+    Return ``None`` when the request carries *no* credentials of this
+    scheme's kind; the next scheme is tried.
+
+    Raise :class:`authhub.AuthenticationFailed` when credentials of this
+    scheme's kind are present and wrong (bad password, unknown or revoked
+    token, malformed header): the chain stops and the request is refused
+    with 401 and the configured schemes' challenges. Raise another
+    :class:`authhub.AuthhubError` (``PermissionDenied`` for a CSRF failure,
+    ``TooManyRequests`` for a lockout) to refuse with its own status. Any
+    other exception is a fault: the request is refused with 500 (503 for
+    an unreachable store) and never treated as anonymous.
+
+    The implementation may be a plain function or a coroutine function.
+    A plain one runs in a worker thread when the hub authenticates for an
+    ASGI application, so it may block on a database.
+
+    Stops at first non-None result.
+
+    :param request: the framework-neutral :class:`authhub.Request`.
+    :param settings: this scheme's own settings (its section of the
+        configuration, defaults filled in), read-only.
+    :param hub: the :class:`authhub.AuthHub` running the chain: its store,
+        its user store and its other settings.
+    """
+
+
+@hookspec
+def challenge(request: Request, settings: dict[str, Any], error: AuthhubError | None) -> str | None:
+    """Return this scheme's ``WWW-Authenticate`` challenge, or ``None``.
+
+    Called for each scheme of the request's chain, in chain order, when a
+    response is refused with 401 (wrong credentials or authentication
+    required). Each challenge becomes its own ``WWW-Authenticate`` header
+    line (RFC 9110 §11.6.1). When no scheme of the chain returns one, the
+    refusal is 403 instead, as in Django REST framework.
+
+    :param request: the request being refused.
+    :param settings: this scheme's own settings.
+    :param error: the error that stopped the chain, or ``None`` when no
+        credentials were given. A scheme may use it to add attributes to
+        its own challenge (``error="invalid_token"``); ``error.scheme``
+        names the scheme that raised it.
+    """
+
+
+@hookspec
+def authentication_outcome(outcome: Outcome) -> None:
+    """Observe every authentication outcome, for audit logs and metrics.
+
+    Called once each time the chain finishes: with the identity when a
+    scheme answered or the request is anonymous, with the error when it was
+    refused or a plugin failed. Its return value is ignored and an
+    exception it raises is logged, never shown to the client.
+
+    It runs on the request's path (in the event loop for ASGI): keep it
+    fast and hand slow work to a queue.
+
+    :param outcome: an :class:`authhub.Outcome` (kind, scheme, user,
+        error, request).
+    """
+
+
+# -- models and storage (start-up) --------------------------------------------
+
+
+@hookspec(firstresult=True)
+def token_model() -> type:
+    """Return the SQLAlchemy model class that token authentication uses.
+
+    Called when the token scheme first needs its model. The token plugin
+    answers with its own ``Token`` model and is marked ``trylast``, so an
+    application plugin that returns its own subclass of ``BaseToken``
+    takes over. The model must provide ``user``, ``key`` and ``revoked``.
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def user_store(hub: AuthHub) -> UserStore | None:
+    """Return the store that looks users up and checks their passwords.
+
+    Called once, when the hub first needs its user store. The core answers
+    last with the built-in SQL user table (argon2id hashes); an application
+    plugin returns its own object with the :class:`authhub.UserStore`
+    methods to authenticate against users it keeps elsewhere.
+
+    Stops at first non-None result.
+
+    :param hub: the hub that asks.
+    """
+
+
+@hookspec
+def user_changed(hub: AuthHub, username: str) -> None:
+    """Be told that a user's password or status changed in this process.
+
+    Called by the built-in user store after ``set_password`` and
+    ``deactivate``. Schemes that cache verified credentials drop the
+    user's entries here.
+
+    :param hub: the hub whose store changed.
+    :param username: the user who changed.
+    """
+
+
+@hookspec
+def scheme_settings() -> dict[str, Setting]:
+    """Declare this plugin's settings: a mapping of key to :class:`authhub.Setting`.
+
+    Called when the hub loads its configuration. The keys become the
+    plugin's section (``[tool.authhub.<name>]``, ``AUTHHUB_<NAME>_<KEY>``,
+    ``AuthHub(<name>={...})``); an unknown key or a value of the wrong type
+    is a :class:`authhub.ConfigurationError` naming where it came from. The
+    validated section is what the ``settings`` argument of the other hooks
+    holds.
+    """
+
+
+@hookspec
+def migration_directory() -> str | None:
+    """Return the directory holding this distribution's Alembic revisions.
+
+    Called by ``authhub db upgrade`` and ``authhub serve``. Each
+    distribution keeps its own version branch (``branch_labels`` set to its
+    scheme name, ``depends_on`` the core revision it builds on) and
+    declares its tables on :data:`authhub.store.Base`.
+    """
+
+
+# -- command line and reference server ---------------------------------------
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add commands to the ``authhub`` command line.
+
+    Called once when ``authhub`` starts. Add a group named after the
+    plugin (``authhub tokens ...``); inside a command,
+    :func:`authhub.cli.current_hub` gives the configured hub.
+
+    :param cli: the top-level ``authhub`` click group.
+    """
+
+
+@hookspec
+def serve_routes(hub: AuthHub) -> list[Route] | None:
+    """Return routes this plugin adds to the reference server (``authhub serve``).
+
+    Called once when the reference application is built. Each
+    :class:`authhub.server.Route` names a path, its methods and a handler
+    taking the :class:`authhub.Request` and returning an
+    :class:`authhub.Response`. A path that another plugin or the core
+    already serves is a :class:`authhub.ConfigurationError`.
+
+    :param hub: the hub the server runs on.
+    """

@@ -1,0 +1,49 @@
+"""Who sent the request: the values the chain hands back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class AnonymousUser:
+    """The null user for requests that no scheme answered (Starlette's idea)."""
+
+    is_authenticated: bool = attrs.field(default=False, init=False)
+    is_active: bool = attrs.field(default=False, init=False)
+    username: None = attrs.field(default=None, init=False)
+    id: None = attrs.field(default=None, init=False)
+
+    def __bool__(self) -> bool:
+        return False
+
+
+@attrs.frozen
+class User:
+    """A user from the built-in user store, detached from any database session."""
+
+    id: int
+    username: str
+    is_active: bool = True
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+
+@attrs.frozen
+class Identity:
+    """The answer of the chain: ``user``, ``auth`` and the scheme that answered.
+
+    ``scheme`` is ``None`` for the anonymous identity.
+    """
+
+    user: Any
+    auth: Any = None
+    scheme: str | None = None
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.scheme is not None

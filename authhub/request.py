@@ -1,0 +1,321 @@
+"""The framework-neutral request, and its lazy ``user`` and ``auth``."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from authhub.errors import BadRequest
+
+if TYPE_CHECKING:
+    from authhub.hub import AuthHub
+    from authhub.identity import Identity
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+class Headers(Mapping[str, str]):
+    """Case-insensitive request headers that keep repeated ones.
+
+    ``headers["authorization"]`` and ``headers.get(...)`` refuse a header
+    that was sent more than once (:class:`authhub.BadRequest`) rather than
+    quietly picking one; ``get_all`` returns every value.
+    """
+
+    __slots__ = ("_items", "_index")
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        self._items = [(name.lower(), value) for name, value in items]
+        self._index: dict[str, list[str]] | None = None
+
+    def _lookup(self) -> dict[str, list[str]]:
+        if self._index is None:
+            index: dict[str, list[str]] = {}
+            for name, value in self._items:
+                index.setdefault(name, []).append(value)
+            self._index = index
+        return self._index
+
+    def __getitem__(self, name: str) -> str:
+        values = self._lookup()[name.lower()]
+        if len(values) > 1:
+            raise BadRequest(f"Header {name!r} was sent more than once.")
+        return values[0]
+
+    def get_all(self, name: str) -> list[str]:
+        return list(self._lookup().get(name.lower(), ()))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._lookup()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lookup())
+
+    def __len__(self) -> int:
+        return len(self._lookup())
+
+    def items_all(self) -> list[tuple[str, str]]:
+        """Every ``(name, value)`` pair as sent, names lower-cased."""
+        return list(self._items)
+
+    def __repr__(self) -> str:
+        # Never show values: they carry credentials.
+        return f"Headers({sorted(self._lookup())!r})"
+
+
+class Request:
+    """One HTTP request, as every scheme sees it whatever the framework.
+
+    Build it with :meth:`from_wsgi`, :meth:`from_asgi` or directly. When it
+    is bound to a hub, reading :attr:`user`, :attr:`auth` or
+    :attr:`identity` runs the hub's chain once and keeps the answer.
+    """
+
+    __slots__ = ("method", "path", "query_string", "headers", "client", "url_scheme", "host",
+                 "hub", "_body", "_read_body", "_cookies", "_identity", "_form", "environ", "state")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        headers: Headers | Iterable[tuple[str, str]] = (),
+        *,
+        query_string: str = "",
+        client: str | None = None,
+        url_scheme: str = "http",
+        host: str = "localhost",
+        body: bytes | None = None,
+        read_body: Callable[[], bytes] | None = None,
+        hub: AuthHub | None = None,
+        environ: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.method = method.upper()
+        self.path = path
+        self.query_string = query_string
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self.client = client
+        self.url_scheme = url_scheme
+        self.host = host
+        self.hub = hub
+        self.environ = environ
+        self._body = body
+        self._read_body = read_body
+        self._cookies: dict[str, str] | None = None
+        self._identity: Identity | None = None
+        self._form: dict[str, str] | None = None
+        #: Free room for plugins and applications (a session found, ...).
+        self.state: dict[str, Any] = {}
+
+    # -- construction --------------------------------------------------------
+
+    @classmethod
+    def from_wsgi(cls, environ: Mapping[str, Any], hub: AuthHub | None = None) -> Request:
+        headers = Headers(
+            (key[5:].replace("_", "-"), value) for key, value in environ.items() if key.startswith("HTTP_")
+        )
+        if environ.get("CONTENT_TYPE"):
+            headers._items.append(("content-type", environ["CONTENT_TYPE"]))
+        if environ.get("CONTENT_LENGTH"):
+            headers._items.append(("content-length", environ["CONTENT_LENGTH"]))
+
+        def read_body() -> bytes:
+            return _read_limited(environ, hub)
+
+        trusted = hub.trusted_proxies if hub is not None else ()
+        client, url_scheme = _forwarded(
+            environ.get("REMOTE_ADDR"), environ.get("wsgi.url_scheme", "http"), headers, trusted
+        )
+        return cls(
+            environ.get("REQUEST_METHOD", "GET"),
+            _wsgi_path(environ),
+            headers,
+            query_string=environ.get("QUERY_STRING", ""),
+            client=client,
+            url_scheme=url_scheme,
+            host=environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "localhost"),
+            read_body=read_body,
+            hub=hub,
+            environ=environ,
+        )
+
+    @classmethod
+    def from_asgi(cls, scope: Mapping[str, Any], hub: AuthHub | None = None, body: bytes | None = None) -> Request:
+        headers = Headers((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"])
+        client_pair = scope.get("client")
+        trusted = hub.trusted_proxies if hub is not None else ()
+        client, url_scheme = _forwarded(
+            client_pair[0] if client_pair else None,
+            "https" if scope.get("scheme") in ("https", "wss") else "http",
+            headers,
+            trusted,
+        )
+        host = headers.get_all("host")
+        server = scope.get("server")
+        return cls(
+            scope.get("method", "GET"),
+            scope.get("path", "/"),
+            headers,
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            client=client,
+            url_scheme=url_scheme,
+            host=host[0] if host else (f"{server[0]}:{server[1]}" if server else "localhost"),
+            body=body,
+            hub=hub,
+        )
+
+    # -- what schemes read ---------------------------------------------------
+
+    @property
+    def is_secure(self) -> bool:
+        return self.url_scheme == "https"
+
+    @property
+    def is_safe_method(self) -> bool:
+        return self.method in SAFE_METHODS
+
+    @property
+    def origin(self) -> str:
+        """This request's own origin, ``scheme://host``."""
+        return f"{self.url_scheme}://{self.host}"
+
+    @property
+    def authorization(self) -> str | None:
+        """The ``Authorization`` header, ``None`` when absent; refused when repeated."""
+        values = self.headers.get_all("authorization")
+        if not values:
+            return None
+        if len(values) > 1:
+            raise BadRequest("More than one Authorization header.")
+        return values[0]
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        if self._cookies is None:
+            cookies: dict[str, str] = {}
+            for header in self.headers.get_all("cookie"):
+                jar: SimpleCookie = SimpleCookie()
+                try:
+                    jar.load(header)
+                except Exception:  # a malformed Cookie header carries no usable cookie
+                    continue
+                for name, morsel in jar.items():
+                    cookies.setdefault(name, morsel.value)
+            self._cookies = cookies
+        return self._cookies
+
+    @property
+    def query(self) -> dict[str, str]:
+        return dict(parse_qsl(self.query_string, keep_blank_values=True))
+
+    def body(self) -> bytes:
+        """The request body, read once (bounded by ``max_body_size``)."""
+        if self._body is None:
+            self._body = self._read_body() if self._read_body is not None else b""
+        return self._body
+
+    def form(self) -> dict[str, str]:
+        """The fields of an ``application/x-www-form-urlencoded`` body (else empty)."""
+        if self._form is None:
+            content_type = self.headers.get_all("content-type")
+            form: dict[str, str] = {}
+            if content_type and content_type[0].split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+                try:
+                    text = self.body().decode("utf-8")
+                except UnicodeDecodeError:
+                    raise BadRequest("Form body is not UTF-8.") from None
+                form = dict(parse_qsl(text, keep_blank_values=True))
+            self._form = form
+        return self._form
+
+    # -- who sent it ---------------------------------------------------------
+
+    @property
+    def identity(self) -> Identity:
+        """Run the hub's chain on first access and keep the answer."""
+        if self._identity is None:
+            if self.hub is None:
+                raise RuntimeError("This request is not bound to an AuthHub.")
+            self._identity = self.hub.authenticate(self)
+        return self._identity
+
+    @identity.setter
+    def identity(self, identity: Identity) -> None:
+        self._identity = identity
+
+    @property
+    def has_identity(self) -> bool:
+        """Whether the chain already ran for this request."""
+        return self._identity is not None
+
+    @property
+    def user(self) -> Any:
+        return self.identity.user
+
+    @property
+    def auth(self) -> Any:
+        return self.identity.auth
+
+    @property
+    def auth_scheme(self) -> str | None:
+        """The name of the scheme that answered, ``None`` when anonymous."""
+        return self.identity.scheme
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path}>"
+
+
+def _wsgi_path(environ: Mapping[str, Any]) -> str:
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    # PEP 3333 hands the path over as latin-1; restore the UTF-8 the client sent.
+    try:
+        return path.encode("latin-1").decode("utf-8") or "/"
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return path or "/"
+
+
+def _read_limited(environ: Mapping[str, Any], hub: AuthHub | None) -> bytes:
+    limit = hub.settings["max_body_size"] if hub is not None else 1_048_576
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise BadRequest("Invalid Content-Length.") from None
+    if length < 0:
+        raise BadRequest("Invalid Content-Length.")
+    if length > limit:
+        raise BadRequest(f"Request body larger than {limit} bytes.", status_code=413)
+    if length == 0:
+        return b""
+    return environ["wsgi.input"].read(length)
+
+
+def _forwarded(
+    peer: str | None, url_scheme: str, headers: Headers, trusted: Iterable[Any]
+) -> tuple[str | None, str]:
+    """Believe ``X-Forwarded-For`` / ``X-Forwarded-Proto`` only from a trusted proxy."""
+    if peer is None or not trusted or not _is_trusted(peer, trusted):
+        return peer, url_scheme
+    proto = headers.get_all("x-forwarded-proto")
+    if proto:
+        url_scheme = "https" if proto[-1].split(",")[-1].strip().lower() == "https" else "http"
+    hops = [hop.strip() for value in headers.get_all("x-forwarded-for") for hop in value.split(",")]
+    # Walk from the nearest hop back, skipping our own proxies: the first
+    # untrusted address is the client.
+    client = peer
+    for hop in reversed(hops):
+        if not hop:
+            continue
+        client = hop
+        if not _is_trusted(hop, trusted):
+            break
+    return client, url_scheme
+
+
+def _is_trusted(address: str, trusted: Iterable[Any]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)

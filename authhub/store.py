@@ -1,0 +1,130 @@
+"""The hub's database: one SQLAlchemy engine, the shared metadata, migrations.
+
+Every distribution declares its tables on :data:`Base` and ships its
+Alembic revisions in its own version branch; :meth:`Store.upgrade` applies
+every installed branch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from authhub.errors import StoreUnavailable
+
+CORE_MIGRATIONS = Path(__file__).parent / "migrations"
+
+_NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by the core and every plugin's models."""
+
+    metadata = sa.MetaData(naming_convention=_NAMING)
+
+
+def engine_for(url: str) -> Engine:
+    """An engine for ``url`` with authhub's defaults.
+
+    ``postgresql://`` means psycopg 3. Statement parameters are never put
+    into error messages (they can hold digests and user names).
+    """
+    parsed = make_url(url)
+    options: dict[str, Any] = {"hide_parameters": True}
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "postgresql":
+        options.update(pool_size=10, max_overflow=20, pool_timeout=5,
+                       connect_args={"connect_timeout": 3})
+    engine = sa.create_engine(parsed, **options)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers and one writer proceed together; foreign keys are off
+    # by default in SQLite and our tables rely on them.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class Store:
+    """The database behind one hub."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = engine_for(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in a transaction, committed on success, translating outages to 503."""
+        with self._unavailable_as_503(), self.sessions.begin() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection in a transaction, committed on success, translating outages to 503."""
+        with self._unavailable_as_503(), self.engine.begin() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def _unavailable_as_503(self) -> Iterator[None]:
+        try:
+            yield
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
+            raise StoreUnavailable() from exc
+
+    def check(self) -> None:
+        """Raise :class:`StoreUnavailable` unless the database answers."""
+        with self.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+
+    def upgrade(self, directories: Iterable[str]) -> None:
+        """Apply every migration branch found in ``directories`` (idempotent)."""
+        with self.connect() as connection:
+            config = migration_config(directories)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "heads")
+
+    def current_revisions(self, directories: Iterable[str]) -> set[str]:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.connect() as connection:
+            return set(MigrationContext.configure(connection).get_current_heads())
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def migration_config(directories: Iterable[str]) -> Config:
+    """An Alembic configuration whose version locations are the given directories."""
+    config = Config()
+    config.set_main_option("script_location", str(CORE_MIGRATIONS))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join([str(CORE_MIGRATIONS / "versions"), *directories]))
+    return config

@@ -1,0 +1,207 @@
+"""Users: the built-in table with argon2id hashes, and the store protocol.
+
+An application that keeps its users elsewhere implements :class:`UserStore`
+and hands it in through the ``user_store`` hook; the schemes only ever talk
+to the protocol.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import unicodedata
+from typing import TYPE_CHECKING, Any, Protocol
+
+import argon2
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from authhub.errors import AuthenticationFailed
+from authhub.identity import User
+from authhub.store import Base
+
+if TYPE_CHECKING:
+    from authhub.hub import AuthHub
+
+INVALID_CREDENTIALS = "Invalid username/password."
+INACTIVE = "User inactive or deleted."
+MAX_USERNAME = 150
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UserRecord(Base):
+    """A row of ``authhub_user``."""
+
+    __tablename__ = "authhub_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(MAX_USERNAME), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<UserRecord id={self.id} username={self.username!r}>"
+
+
+class UserError(ValueError):
+    """A user-management request that cannot be done (exists, unknown, invalid)."""
+
+
+class UserStore(Protocol):
+    """What schemes need from wherever users live."""
+
+    def check_password(self, username: str, password: str) -> Any:
+        """Return the user, or raise :class:`AuthenticationFailed`.
+
+        ``"Invalid username/password."`` for an unknown user or a wrong
+        password (both taking the same time), ``"User inactive or
+        deleted."`` for a right password of an inactive user.
+        """
+
+    def get(self, user_id: Any) -> Any | None:
+        """The user with this id, ``None`` when there is none."""
+
+
+class SQLUserStore:
+    """The built-in user store on the hub's database."""
+
+    def __init__(self, hub: AuthHub) -> None:
+        self._hub = hub
+        settings = hub.settings
+        self.hasher = argon2.PasswordHasher(
+            time_cost=settings["password_time_cost"],
+            memory_cost=settings["password_memory_cost"],
+            parallelism=settings["password_parallelism"],
+            type=argon2.Type.ID,
+        )
+        self._dummy_hash: str | None = None
+        self._lock = threading.Lock()
+
+    # -- what schemes call --------------------------------------------------
+
+    def check_password(self, username: str, password: str) -> User:
+        table = UserRecord.__table__
+        with self._hub.store.connect() as connection:
+            row = connection.execute(
+                sa.select(table.c.id, table.c.username, table.c.password_hash, table.c.is_active)
+                .where(table.c.username == username)
+            ).first()
+        if row is None:
+            self._verify(self._dummy(), password)  # same cost as a wrong password
+            raise AuthenticationFailed(INVALID_CREDENTIALS)
+        if not self._verify(row.password_hash, password):
+            raise AuthenticationFailed(INVALID_CREDENTIALS)
+        if not row.is_active:
+            raise AuthenticationFailed(INACTIVE)
+        if self.hasher.check_needs_rehash(row.password_hash):
+            self._store_hash(row.username, self.hasher.hash(password))
+        return User(row.id, row.username, row.is_active)
+
+    def get(self, user_id: Any) -> User | None:
+        table = UserRecord.__table__
+        with self._hub.store.connect() as connection:
+            row = connection.execute(
+                sa.select(table.c.id, table.c.username, table.c.is_active).where(table.c.id == user_id)
+            ).first()
+        return None if row is None else User(row.id, row.username, row.is_active)
+
+    def get_by_username(self, username: str) -> User | None:
+        table = UserRecord.__table__
+        with self._hub.store.connect() as connection:
+            row = connection.execute(
+                sa.select(table.c.id, table.c.username, table.c.is_active).where(table.c.username == username)
+            ).first()
+        return None if row is None else User(row.id, row.username, row.is_active)
+
+    # -- management (CLI, applications) ---------------------------------------
+
+    def create(self, username: str, password: str, *, is_active: bool = True) -> User:
+        check_username(username)
+        check_password_value(password)
+        password_hash = self.hasher.hash(password)
+        with self._hub.store.session() as session:
+            if session.scalar(sa.select(UserRecord.id).where(UserRecord.username == username)) is not None:
+                raise UserError(f"user {username!r} already exists")
+            record = UserRecord(username=username, password_hash=password_hash, is_active=is_active)
+            session.add(record)
+            try:
+                session.flush()
+            except sa.exc.IntegrityError:
+                raise UserError(f"user {username!r} already exists") from None
+            return User(record.id, record.username, record.is_active)
+
+    def set_password(self, username: str, password: str) -> None:
+        check_password_value(password)
+        self._store_hash(username, self.hasher.hash(password))
+        self._hub.hooks.user_changed(self._hub, username)
+
+    def deactivate(self, username: str) -> None:
+        with self._hub.store.session() as session:
+            record = self._record(session, username)
+            record.is_active = False
+            record.updated_at = utcnow()
+        self._hub.hooks.user_changed(self._hub, username)
+
+    def activate(self, username: str) -> None:
+        with self._hub.store.session() as session:
+            record = self._record(session, username)
+            record.is_active = True
+            record.updated_at = utcnow()
+        self._hub.hooks.user_changed(self._hub, username)
+
+    def list(self) -> list[User]:
+        with self._hub.store.session() as session:
+            records = session.scalars(sa.select(UserRecord).order_by(UserRecord.id)).all()
+            return [User(r.id, r.username, r.is_active) for r in records]
+
+    # -- internals ---------------------------------------------------------------
+
+    def _record(self, session: Any, username: str) -> UserRecord:
+        record = session.scalar(sa.select(UserRecord).where(UserRecord.username == username))
+        if record is None:
+            raise UserError(f"no user named {username!r}")
+        return record
+
+    def _store_hash(self, username: str, password_hash: str) -> None:
+        with self._hub.store.session() as session:
+            record = self._record(session, username)
+            record.password_hash = password_hash
+            record.updated_at = utcnow()
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(password_hash, password)
+        except argon2.exceptions.VerificationError:
+            return False
+        except argon2.exceptions.InvalidHashError:
+            return False
+
+    def _dummy(self) -> str:
+        with self._lock:
+            if self._dummy_hash is None:
+                self._dummy_hash = self.hasher.hash("authhub-dummy-password")
+            return self._dummy_hash
+
+
+def check_username(username: str) -> None:
+    if not username or not username.strip():
+        raise UserError("a user name must not be empty")
+    if len(username) > MAX_USERNAME:
+        raise UserError(f"a user name is at most {MAX_USERNAME} characters")
+    if ":" in username:
+        # RFC 7617: the user-id ends at the first colon, so it can never hold one.
+        raise UserError("a user name must not contain ':'")
+    if any(unicodedata.category(char).startswith("C") for char in username):
+        raise UserError("a user name must not contain control characters")
+
+
+def check_password_value(password: str) -> None:
+    if not password:
+        raise UserError("a password must not be empty")
+    if any(unicodedata.category(char) == "Cc" for char in password):
+        raise UserError("a password must not contain control characters")
