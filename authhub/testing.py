@@ -89,3 +89,30 @@ def authhub_postgres_url() -> Iterator[str]:
 @pytest.fixture
 def authhub_redis_url() -> str:
     return os.environ.get("AUTHHUB_TEST_REDIS", REDIS_URL)
+
+
+@pytest.fixture
+def authhub_live_server() -> Iterator[Callable[[AuthHub], str]]:
+    """Serve hubs' reference applications on free loopback ports; returns the base URL.
+
+    ``base = authhub_live_server(hub)`` starts waitress in a thread (the same
+    server ``authhub serve`` runs) and stops it after the test.
+    """
+    import threading
+
+    from waitress.server import create_server
+
+    from authhub.server import make_app
+
+    servers: list[Any] = []
+
+    def start(hub: AuthHub) -> str:
+        server = create_server(make_app(hub), host="127.0.0.1", port=0, threads=4)
+        servers.append(server)
+        threading.Thread(target=server.run, daemon=True).start()
+        host, port = server.socket.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    yield start
+    for server in servers:
+        server.close()
