@@ -177,6 +177,22 @@ def migration_directory() -> str | None:
     """
 
 
+@hookspec
+def auth_headers(hub: AuthHub, user: Any, password: str | None) -> dict[str, str] | None:
+    """Make working credentials of this scheme for ``user``, as request headers.
+
+    Called only by the test helpers (``authhub.testing``'s ``auth_headers``
+    fixture) for the one scheme a test names, never while serving. The
+    token scheme creates a token, the basic scheme encodes the password,
+    the session scheme logs the user in and returns its ``Cookie`` (and
+    CSRF) headers.
+
+    :param hub: the hub the credentials are for.
+    :param user: the user (as the user store returns it).
+    :param password: the user's password, for schemes that send it; may be ``None``.
+    """
+
+
 # -- command line and reference server ---------------------------------------
 
 
