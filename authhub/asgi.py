@@ -19,7 +19,7 @@ from typing import Any
 from authhub.errors import AuthhubError, BadRequest, NotAuthenticated
 from authhub.http import Response, error_response
 from authhub.hub import AuthHub
-from authhub.request import SAFE_METHODS, Request
+from authhub.request import RESPONSE_HEADERS, SAFE_METHODS, Request
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -59,6 +59,7 @@ class AuthMiddleware:
                 return
             receive = _replay(body, receive)
         request = Request.from_asgi(scope, self.hub, body)
+        send = _adding_response_headers(request, send)
         try:
             identity = await self.hub.aauthenticate(request, self.schemes)
             if self.required and not identity.is_authenticated:
@@ -70,6 +71,19 @@ class AuthMiddleware:
         scope["authhub.request"] = request
         scope["authhub.identity"] = identity
         await self.app(scope, receive, send)
+
+
+def _adding_response_headers(request: Request, send: Send) -> Send:
+    """``send`` that appends the header lines schemes left in ``request.state`` to the response start."""
+
+    async def sending(message: MutableMapping[str, Any]) -> None:
+        pending = request.state.get(RESPONSE_HEADERS)
+        if pending and message["type"] == "http.response.start":
+            extra = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in pending]
+            message = {**message, "headers": [*message.get("headers", ()), *extra]}
+        await send(message)
+
+    return sending
 
 
 def _is_form(scope: Scope) -> bool:

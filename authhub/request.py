@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -15,6 +16,11 @@ if TYPE_CHECKING:
     from authhub.identity import Identity
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+#: ``request.state`` key of a list of ``(name, value)`` header lines that a
+#: scheme wants on the response, whatever the application answers (a session
+#: scheme clearing a stale cookie). The WSGI and ASGI middleware add them.
+RESPONSE_HEADERS = "authhub.response_headers"
 
 
 class Headers(Mapping[str, str]):
@@ -122,7 +128,11 @@ class Request:
             headers._items.append(("content-length", environ["CONTENT_LENGTH"]))
 
         def read_body() -> bytes:
-            return _read_limited(environ, hub)
+            body = _read_limited(environ, hub)
+            if isinstance(environ, MutableMapping):
+                # A scheme read the body (a CSRF form field): the application must still see it.
+                environ["wsgi.input"] = io.BytesIO(body)
+            return body
 
         trusted = hub.trusted_proxies if hub is not None else ()
         client, url_scheme = _forwarded(

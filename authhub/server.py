@@ -1,22 +1,24 @@
 """The reference application behind ``authhub serve``.
 
-A small WSGI application: the core's routes (``/whoami``, ``/protected``)
-plus whatever the plugins add through the ``serve_routes`` hook, behind
+A small WSGI application: the core's routes (``/whoami``, ``/protected``,
+the forward-auth endpoint ``/auth/verify``) plus whatever the plugins add through the ``serve_routes`` hook, behind
 :class:`authhub.wsgi.AuthMiddleware`, served by waitress.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import quote
 
 import attrs
 
 from authhub.errors import AuthhubError, ConfigurationError, NotAuthenticated
 from authhub.http import Response, error_response
 from authhub.hub import AuthHub
-from authhub.request import Request
+from authhub.request import SAFE_METHODS, Headers, Request
 from authhub.wsgi import AuthMiddleware, request_of, send
 
 log = logging.getLogger("authhub.server")
@@ -52,9 +54,77 @@ def protected(request: Request) -> Response:
     return Response.json(whoami_body(request))
 
 
+def verify(request: Request) -> Response:
+    """Answer a reverse proxy's forward-auth sub-request (nginx ``auth_request``, Traefik ``ForwardAuth``).
+
+    200 with ``X-Authhub-User`` (the user name, percent-encoded UTF-8) and
+    ``X-Authhub-Scheme`` when the forwarded credentials are good; 401 with
+    the challenges (403 when no scheme has one) when they are wrong or
+    missing. The proxy copies those headers onto the request it passes on.
+    """
+    identity = request.hub.authenticate(forwarded_request(request))
+    request.identity = identity
+    if not identity.is_authenticated:
+        raise NotAuthenticated()
+    username = getattr(identity.user, "username", None)
+    headers = [("X-Authhub-Scheme", identity.scheme), ("Cache-Control", "no-store")]
+    if username is not None:
+        headers.append(("X-Authhub-User", quote(str(username), safe="@._-+~!$&'()*,;=:")))
+    return Response.json(whoami_body(request), headers=headers)
+
+
+def forwarded_request(request: Request) -> Request:
+    """The request a reverse proxy asks about, as the chain should see it.
+
+    The sub-request carries the client's own ``Authorization`` and ``Cookie``
+    headers. A trusted proxy (``trusted_proxies``) also says which request
+    it is about: ``X-Forwarded-Method``/``-Uri``/``-Host`` (Traefik) or
+    ``X-Original-Method``/``-URI`` (the nginx setup in the docs). From
+    anyone else only an *unsafe* method is believed: it can only make a
+    scheme stricter (CSRF checks of cookie sessions), while a forged safe
+    method could skip them.
+    """
+    headers = request.headers
+    trusted = _from_trusted_proxy(request)
+    method = _last(headers, "x-forwarded-method") or _last(headers, "x-original-method")
+    if method is None or not method.isalpha() or (not trusted and method.upper() in SAFE_METHODS):
+        method = request.method
+    path, query_string = request.path, request.query_string
+    host = request.host
+    if trusted:
+        uri = _last(headers, "x-forwarded-uri") or _last(headers, "x-original-uri")
+        if uri is not None and uri.startswith("/"):
+            path, _, query_string = uri.partition("?")
+        host = _last(headers, "x-forwarded-host") or host
+    forwarded = Request(method, path, headers, query_string=query_string, client=request.client,
+                        url_scheme=request.url_scheme, host=host, body=b"", hub=request.hub,
+                        environ=request.environ)
+    # Header lines a scheme wants on the response (a stale cookie cleared) go on the answer.
+    forwarded.state = request.state
+    return forwarded
+
+
+def _from_trusted_proxy(request: Request) -> bool:
+    peer = request.environ.get("REMOTE_ADDR") if request.environ is not None else None
+    if peer is None or request.hub is None:
+        return False
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in network for network in request.hub.trusted_proxies)
+
+
+def _last(headers: Headers, name: str) -> str | None:
+    values = headers.get_all(name)
+    return values[-1].strip() if values else None
+
+
 CORE_ROUTES = (
     Route("/whoami", whoami, ("GET", "HEAD")),
     Route("/protected", protected, ("GET", "HEAD")),
+    # nginx's auth_request keeps the client's method on the sub-request.
+    Route("/auth/verify", verify, ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")),
 )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from authhub.errors import AuthhubError, NotAuthenticated
 from authhub.http import Response, error_response
 from authhub.hub import AuthHub
-from authhub.request import Request
+from authhub.request import RESPONSE_HEADERS, Request
 
 ENVIRON_KEY = "authhub.request"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -37,11 +37,24 @@ class AuthMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request.from_wsgi(environ, self.hub)
         environ[ENVIRON_KEY] = request
+        start_response = _adding_response_headers(request, start_response)
         try:
             return self.app(environ, start_response)
         except AuthhubError as error:
             return send(error_response(self.hub, request, error, environ.get("authhub.schemes")),
                         start_response)
+
+
+def _adding_response_headers(request: Request, start_response: Callable[..., Any]) -> Callable[..., Any]:
+    """``start_response`` that appends the header lines schemes left in ``request.state``."""
+
+    def start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+        pending = request.state.get(RESPONSE_HEADERS)
+        if pending:
+            headers = [*headers, *pending]
+        return start_response(status, headers, *exc_info)
+
+    return start
 
 
 def request_of(environ: dict[str, Any]) -> Request:

@@ -55,6 +55,10 @@ def basic_token(header: str | None, max_size: int) -> str | None:
         return None
     header = header.strip(" \t")
     scheme, _, rest = header.partition(" ")
+    if "\t" in scheme:
+        if scheme.partition("\t")[0].lower() == SCHEME:
+            raise malformed("the scheme must be followed by a space, not a tab")
+        return None
     if scheme.lower() != SCHEME:
         return None
     if len(header) > max_size:
@@ -63,7 +67,7 @@ def basic_token(header: str | None, max_size: int) -> str | None:
     if not token:
         raise malformed("no credentials provided")
     if " " in token or "\t" in token:
-        raise malformed("the credentials must not contain spaces")
+        raise malformed("the credentials must be a single token, without spaces")
     return token
 
 
