@@ -79,10 +79,7 @@ class Chain:
         """Authenticate ``request`` in this thread."""
         try:
             for link in self.links:
-                if link.is_async:
-                    answer = _guard(link, lambda: asyncio.run(link.function(*link.arguments(request, hub))))
-                else:
-                    answer = _guard(link, lambda: link.function(*link.arguments(request, hub)))
+                answer = _call(link, request, hub)
                 if answer is not None:
                     return self._finish(request, Identity(answer[0], answer[1], link.name))
             return self._finish(request, self._anonymous())
@@ -121,11 +118,9 @@ class Chain:
             self._refuse(request, error)
             raise
 
-    def _run_plain(
-        self, request: Request, hub: AuthHub, start: int, end: int
-    ) -> tuple[Link, tuple[Any, Any]] | None:
+    def _run_plain(self, request: Request, hub: AuthHub, start: int, end: int) -> tuple[Link, tuple[Any, Any]] | None:
         for link in self.links[start:end]:
-            answer = _guard(link, lambda: link.function(*link.arguments(request, hub)))
+            answer = _call(link, request, hub)
             if answer is not None:
                 return link, answer
         return None
@@ -142,9 +137,13 @@ class Chain:
             self._observe(Outcome(kind, request, error.scheme, None, error))
 
 
-def _guard(link: Link, call: Callable[[], Any]) -> tuple[Any, Any] | None:
+def _call(link: Link, request: Request, hub: AuthHub) -> tuple[Any, Any] | None:
+    """Run one scheme in this thread, turning its faults into refusals."""
     try:
-        answer = call()
+        if link.is_async:
+            answer = asyncio.run(link.function(*link.arguments(request, hub)))
+        else:
+            answer = link.function(*link.arguments(request, hub))
     except AuthhubError as error:
         error.scheme = link.name
         raise
@@ -169,8 +168,9 @@ def _check(link: Link, answer: Any) -> tuple[Any, Any] | None:
     if not isinstance(answer, tuple) or len(answer) != 2 or answer[0] is None:
         error = InternalError()
         error.scheme = link.name
-        log.error("scheme %r: authenticate returned %s; expected (user, auth) or None",
-                  link.name, type(answer).__name__)
+        log.error(
+            "scheme %r: authenticate returned %s; expected (user, auth) or None", link.name, type(answer).__name__
+        )
         raise error
     return answer
 
@@ -181,8 +181,7 @@ def _fault(link: Link, exc: Exception) -> AuthhubError:
         log.error("scheme %r: store unavailable: %s", link.name, type(exc).__name__, exc_info=exc)
         error = StoreUnavailable()
     else:
-        log.error("scheme %r: authenticate raised %s; request refused", link.name, type(exc).__name__,
-                  exc_info=exc)
+        log.error("scheme %r: authenticate raised %s; request refused", link.name, type(exc).__name__, exc_info=exc)
         error = InternalError()
     error.scheme = link.name
     return error

@@ -71,15 +71,17 @@ def plugins(as_json: bool) -> None:
     rows = []
     for info in hub.plugins:
         position = chain.index(info.name) + 1 if info.name in chain else None
-        rows.append({
-            "name": info.name,
-            "distribution": info.distribution,
-            "version": info.version,
-            "position": position,
-            "hooks": list(info.hooks),
-            "status": info.status,
-            "error": info.error,
-        })
+        rows.append(
+            {
+                "name": info.name,
+                "distribution": info.distribution,
+                "version": info.version,
+                "position": position,
+                "hooks": list(info.hooks),
+                "status": info.status,
+                "error": info.error,
+            }
+        )
     rows.sort(key=lambda row: (row["position"] is None, row["position"] or 0, row["name"]))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -89,14 +91,19 @@ def plugins(as_json: bool) -> None:
         return
     header = ("SCHEME", "DISTRIBUTION", "VERSION", "POSITION", "HOOKS", "STATUS")
     table = [header] + [
-        (row["name"], row["distribution"] or "-", row["version"] or "-",
-         str(row["position"]) if row["position"] else "-", ",".join(row["hooks"]) or "-",
-         "ok" if row["error"] is None else f"error: {row['error']}")
+        (
+            row["name"],
+            row["distribution"] or "-",
+            row["version"] or "-",
+            str(row["position"]) if row["position"] else "-",
+            ",".join(row["hooks"]) or "-",
+            "ok" if row["error"] is None else f"error: {row['error']}",
+        )
         for row in rows
     ]
     widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
     for line in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[-1])
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False)) + "  " + line[-1])
 
 
 # -- check ---------------------------------------------------------------------
@@ -241,7 +248,8 @@ def users_activate(name: str) -> None:
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
 def serve(host: str, port: int, threads: int) -> None:
     """Run the reference API (creating or upgrading the tables first)."""
-    from authhub.server import make_app, serve as run
+    from authhub.server import make_app
+    from authhub.server import serve as run
 
     hub = current_hub()
     ensure_tables(hub)
@@ -249,8 +257,11 @@ def serve(host: str, port: int, threads: int) -> None:
         make_app(hub)  # fail here, readably, on a route conflict
     except ConfigurationError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"authhub {authhub.__version__} serving http://{host}:{port}/ "
-               f"(schemes: {', '.join(hub.schemes) or 'none'}; database {safe_url(hub)})", err=True)
+    click.echo(
+        f"authhub {authhub.__version__} serving http://{host}:{port}/ "
+        f"(schemes: {', '.join(hub.schemes) or 'none'}; database {safe_url(hub)})",
+        err=True,
+    )
     run(hub, host=host, port=port, threads=threads)
 
 
@@ -260,4 +271,3 @@ def main() -> None:
     load_entry_points(pm, os.environ)
     pm.hook.register_commands(cli=cli)
     cli()
-

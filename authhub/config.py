@@ -90,30 +90,37 @@ class Setting:
             if kind is float:
                 return float(text)
         except ValueError:
-            raise ConfigurationError(
-                f"{key}: expected {_kind_name(kind)}, got {text!r} (from {source})"
-            ) from None
+            raise ConfigurationError(f"{key}: expected {_kind_name(kind)}, got {text!r} (from {source})") from None
         return text
 
 
 def _kind_name(kind: type) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
-            list: "a list of strings"}[kind]
+    return {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list of strings"}[kind]
 
 
 #: The core's own settings (top-level keys).
 CORE_SETTINGS: dict[str, Setting] = {
-    "schemes": Setting(None, kind=list, nullable=True,
-                       help="Schemes in chain order; unset means every installed scheme in the default order."),
+    "schemes": Setting(
+        None,
+        kind=list,
+        nullable=True,
+        help="Schemes in chain order; unset means every installed scheme in the default order.",
+    ),
     "database_url": Setting("sqlite:///authhub.db", help="SQLAlchemy URL of the hub's database."),
-    "unauthenticated_user": Setting("authhub.identity:AnonymousUser", nullable=True,
-                                    help="Dotted path to a callable giving the anonymous user, or empty for None."),
-    "unauthenticated_token": Setting(None, nullable=True,
-                                     help="Dotted path to a callable giving the anonymous auth, or empty for None."),
-    "trusted_proxies": Setting([], kind=list,
-                               help="Addresses whose X-Forwarded-For / X-Forwarded-Proto headers are believed."),
-    "script_clients_no_popup": Setting(True, kind=bool,
-                                       help="Send Basic as 'xBasic' to requests with X-Requested-With: XMLHttpRequest."),
+    "unauthenticated_user": Setting(
+        "authhub.identity:AnonymousUser",
+        nullable=True,
+        help="Dotted path to a callable giving the anonymous user, or empty for None.",
+    ),
+    "unauthenticated_token": Setting(
+        None, nullable=True, help="Dotted path to a callable giving the anonymous auth, or empty for None."
+    ),
+    "trusted_proxies": Setting(
+        [], kind=list, help="Addresses whose X-Forwarded-For / X-Forwarded-Proto headers are believed."
+    ),
+    "script_clients_no_popup": Setting(
+        True, kind=bool, help="Send Basic as 'xBasic' to requests with X-Requested-With: XMLHttpRequest."
+    ),
     "max_body_size": Setting(1_048_576, kind=int, help="Largest request body (bytes) authhub reads for forms."),
     "password_time_cost": Setting(3, kind=int, help="argon2id time cost for new password hashes."),
     "password_memory_cost": Setting(65536, kind=int, help="argon2id memory cost (KiB) for new password hashes."),
@@ -223,18 +230,20 @@ def _from_environ(environ: Mapping[str, str], specs: Mapping[str, Mapping[str, S
         if not name.startswith(ENV_PREFIX) or name in ENV_SWITCHES:
             continue
         source = f"environment variable {name}"
-        rest = name[len(ENV_PREFIX):].lower()
+        rest = name[len(ENV_PREFIX) :].lower()
         if rest in CORE_SETTINGS:
             table[rest] = CORE_SETTINGS[rest].parse_env(rest, text, source)
             continue
         for plugin, spec in specs.items():
             prefix = plugin.lower().replace("-", "_") + "_"
-            if rest.startswith(prefix) and rest[len(prefix):] in spec:
-                key = rest[len(prefix):]
+            if rest.startswith(prefix) and rest[len(prefix) :] in spec:
+                key = rest[len(prefix) :]
                 table.setdefault(plugin, {})[key] = spec[key].parse_env(f"{plugin}.{key}", text, source)
                 break
         else:
-            raise ConfigurationError(f"unknown setting in {source}; known core keys: {', '.join(sorted(CORE_SETTINGS))}")
+            raise ConfigurationError(
+                f"unknown setting in {source}; known core keys: {', '.join(sorted(CORE_SETTINGS))}"
+            )
     return table
 
 

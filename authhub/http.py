@@ -15,10 +15,20 @@ if TYPE_CHECKING:
     from authhub.request import Request
 
 _REASONS = {
-    200: "OK", 201: "Created", 204: "No Content", 302: "Found", 303: "See Other",
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 413: "Content Too Large", 429: "Too Many Requests",
-    500: "Internal Server Error", 503: "Service Unavailable",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    302: "Found",
+    303: "See Other",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 
 
@@ -36,8 +46,9 @@ class Response:
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: Iterable[tuple[str, str]] = ()) -> Response:
-        return cls(status, [("Content-Type", "application/json"), *headers],
-                   json.dumps(data, separators=(",", ":")).encode())
+        return cls(
+            status, [("Content-Type", "application/json"), *headers], json.dumps(data, separators=(",", ":")).encode()
+        )
 
     @classmethod
     def html(cls, text: str, status: int = 200, headers: Iterable[tuple[str, str]] = ()) -> Response:

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from authhub import builtins
+from authhub import plugins as discovery
 from authhub.chain import Chain, Link
 from authhub.config import Settings, current_environ, load_settings
 from authhub.errors import AuthhubError, ConfigurationError
 from authhub.identity import Identity
 from authhub.outcome import Outcome
-from authhub import plugins as discovery
 from authhub.plugins import Hooks, PluginInfo, new_manager, register
 from authhub.request import Request
 from authhub.store import Store
@@ -155,12 +155,13 @@ class AuthHub:
         """Run the chain without blocking the event loop (plain hooks go to a worker thread)."""
         return await self.chain(schemes).arun(request, self)
 
-    def challenges(self, request: Request, error: AuthhubError | None, schemes: Sequence[str] | None = None) -> list[str]:
+    def challenges(
+        self, request: Request, error: AuthhubError | None, schemes: Sequence[str] | None = None
+    ) -> list[str]:
         """The ``WWW-Authenticate`` challenges of the chain's schemes, in chain order."""
         challenges = []
-        script_client = (
-            self.settings["script_clients_no_popup"]
-            and "XMLHttpRequest" in request.headers.get_all("x-requested-with")
+        script_client = self.settings["script_clients_no_popup"] and "XMLHttpRequest" in request.headers.get_all(
+            "x-requested-with"
         )
         for link in self.chain(schemes).links:
             impl = self.hooks.implementation("challenge", link.name)

@@ -32,6 +32,11 @@ class User:
     def is_authenticated(self) -> bool:
         return True
 
+    @property
+    def pk(self) -> int:
+        """The id under Django's name, for code that keys on ``user.pk`` (DRF's ``UserRateThrottle``)."""
+        return self.id
+
 
 @attrs.frozen
 class Identity:

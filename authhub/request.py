@@ -31,7 +31,7 @@ class Headers(Mapping[str, str]):
     quietly picking one; ``get_all`` returns every value.
     """
 
-    __slots__ = ("_items", "_index")
+    __slots__ = ("_index", "_items")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._items = [(name.lower(), value) for name, value in items]
@@ -80,8 +80,23 @@ class Request:
     :attr:`identity` runs the hub's chain once and keeps the answer.
     """
 
-    __slots__ = ("method", "path", "query_string", "headers", "client", "url_scheme", "host",
-                 "hub", "_body", "_read_body", "_cookies", "_identity", "_form", "environ", "state")
+    __slots__ = (
+        "_body",
+        "_cookies",
+        "_form",
+        "_identity",
+        "_read_body",
+        "client",
+        "environ",
+        "headers",
+        "host",
+        "hub",
+        "method",
+        "path",
+        "query_string",
+        "state",
+        "url_scheme",
+    )
 
     def __init__(
         self,
@@ -209,7 +224,7 @@ class Request:
                 jar: SimpleCookie = SimpleCookie()
                 try:
                     jar.load(header)
-                except Exception:  # a malformed Cookie header carries no usable cookie
+                except Exception:  # noqa: S112 - a malformed Cookie header carries no usable cookie
                     continue
                 for name, morsel in jar.items():
                     cookies.setdefault(name, morsel.value)
@@ -301,9 +316,7 @@ def _read_limited(environ: Mapping[str, Any], hub: AuthHub | None) -> bytes:
     return environ["wsgi.input"].read(length)
 
 
-def _forwarded(
-    peer: str | None, url_scheme: str, headers: Headers, trusted: Iterable[Any]
-) -> tuple[str | None, str]:
+def _forwarded(peer: str | None, url_scheme: str, headers: Headers, trusted: Iterable[Any]) -> tuple[str | None, str]:
     """Believe ``X-Forwarded-For`` / ``X-Forwarded-Proto`` only from a trusted proxy."""
     if peer is None or not trusted or not _is_trusted(peer, trusted):
         return peer, url_scheme

@@ -96,9 +96,18 @@ def forwarded_request(request: Request) -> Request:
         if uri is not None and uri.startswith("/"):
             path, _, query_string = uri.partition("?")
         host = _last(headers, "x-forwarded-host") or host
-    forwarded = Request(method, path, headers, query_string=query_string, client=request.client,
-                        url_scheme=request.url_scheme, host=host, body=b"", hub=request.hub,
-                        environ=request.environ)
+    forwarded = Request(
+        method,
+        path,
+        headers,
+        query_string=query_string,
+        client=request.client,
+        url_scheme=request.url_scheme,
+        host=host,
+        body=b"",
+        hub=request.hub,
+        environ=request.environ,
+    )
     # Header lines a scheme wants on the response (a stale cookie cleared) go on the answer.
     forwarded.state = request.state
     return forwarded
@@ -149,8 +158,9 @@ class Router:
         if route is None:
             response = Response.json({"detail": "Not found."}, 404)
         elif request.method not in route.methods:
-            response = Response.json({"detail": f"Method {request.method} not allowed."}, 405,
-                                     [("Allow", ", ".join(route.methods))])
+            response = Response.json(
+                {"detail": f"Method {request.method} not allowed."}, 405, [("Allow", ", ".join(route.methods))]
+            )
         else:
             try:
                 response = route.handler(request)

@@ -50,8 +50,7 @@ def engine_for(url: str) -> Engine:
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "postgresql":
-        options.update(pool_size=10, max_overflow=20, pool_timeout=5,
-                       connect_args={"connect_timeout": 3})
+        options.update(pool_size=10, max_overflow=20, pool_timeout=5, connect_args={"connect_timeout": 3})
     engine = sa.create_engine(parsed, **options)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

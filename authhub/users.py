@@ -88,8 +88,9 @@ class SQLUserStore:
         table = UserRecord.__table__
         with self._hub.store.connect() as connection:
             row = connection.execute(
-                sa.select(table.c.id, table.c.username, table.c.password_hash, table.c.is_active)
-                .where(table.c.username == username)
+                sa.select(table.c.id, table.c.username, table.c.password_hash, table.c.is_active).where(
+                    table.c.username == username
+                )
             ).first()
         if row is None:
             self._verify(self._dummy(), password)  # same cost as a wrong password

@@ -41,8 +41,7 @@ class AuthMiddleware:
         try:
             return self.app(environ, start_response)
         except AuthhubError as error:
-            return send(error_response(self.hub, request, error, environ.get("authhub.schemes")),
-                        start_response)
+            return send(error_response(self.hub, request, error, environ.get("authhub.schemes")), start_response)
 
 
 def _adding_response_headers(request: Request, start_response: Callable[..., Any]) -> Callable[..., Any]:

@@ -6,7 +6,7 @@ import textwrap
 import uuid
 from pathlib import Path
 
-GOOD_SCHEME = '''
+GOOD_SCHEME = """
 import authhub
 
 @authhub.hookimpl
@@ -14,11 +14,12 @@ def authenticate(request):
     if request.headers.get_all("x-{name}") == ["let-me-in"]:
         return authhub.User(7, "{name}-user"), None
     return None
-'''
+"""
 
 
-def install(site: Path, dist_name: str, version: str, entry_points: dict[str, str],
-            modules: dict[str, str] | None = None) -> None:
+def install(
+    site: Path, dist_name: str, version: str, entry_points: dict[str, str], modules: dict[str, str] | None = None
+) -> None:
     """Lay out ``dist_name`` as pip would: ``<name>-<version>.dist-info`` with its entry points."""
     info = site / f"{dist_name.replace('-', '_')}-{version}.dist-info"
     info.mkdir(parents=True)

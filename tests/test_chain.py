@@ -29,8 +29,14 @@ def run(request: pytest.FixtureRequest) -> Any:
 
 
 def make(tmp_path: Any, plugins: dict[str, Any], **settings: Any) -> AuthHub:
-    return AuthHub(directory=tmp_path, environ={}, load_entry_points=False, plugins=plugins,
-                   database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", **settings)
+    return AuthHub(
+        directory=tmp_path,
+        environ={},
+        load_entry_points=False,
+        plugins=plugins,
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        **settings,
+    )
 
 
 def req(**headers: str) -> Request:
@@ -74,8 +80,13 @@ def anonymous_marker() -> str:
 
 
 def test_unauthenticated_settings_change_what_anonymous_means(tmp_path, schemes, run):
-    hub = make(tmp_path, schemes, schemes=["alpha"],
-               unauthenticated_user=None, unauthenticated_token=f"{__name__}:anonymous_marker")
+    hub = make(
+        tmp_path,
+        schemes,
+        schemes=["alpha"],
+        unauthenticated_user=None,
+        unauthenticated_token=f"{__name__}:anonymous_marker",
+    )
     identity = run(hub, req())
     assert identity.user is None
     assert identity.auth == "nobody"

@@ -34,7 +34,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return values
 
 
-def invoke(*args: str, input: str | None = None) -> "CliRunner.invoke":
+def invoke(*args: str, input: str | None = None) -> CliRunner.invoke:
     return CliRunner().invoke(cli, list(args), input=input)
 
 
@@ -132,8 +132,11 @@ def test_serve_as_a_real_process(env, tmp_path):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "authhub", "serve", "--port", str(port)],
-        env={**os.environ, **env, "AUTHHUB_SCHEMES": ""}, cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **env, "AUTHHUB_SCHEMES": ""},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 20
@@ -160,8 +163,11 @@ def test_serve_as_a_real_process(env, tmp_path):
 def test_serve_refuses_a_misconfigured_chain(env, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "authhub", "serve", "--port", "0"],
-        env={**os.environ, **env, "AUTHHUB_SCHEMES": "missing"}, cwd=tmp_path,
-        capture_output=True, text=True, timeout=60,
+        env={**os.environ, **env, "AUTHHUB_SCHEMES": "missing"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     assert "'missing' is configured but not installed" in result.stderr

@@ -29,8 +29,9 @@ class Configurable:
 
 
 def make(tmp_path: Path, environ: dict[str, str] | None = None, **settings: Any) -> AuthHub:
-    return AuthHub(directory=tmp_path, environ=environ or {}, load_entry_points=False,
-                   plugins={"demo": Configurable()}, **settings)
+    return AuthHub(
+        directory=tmp_path, environ=environ or {}, load_entry_points=False, plugins={"demo": Configurable()}, **settings
+    )
 
 
 def test_defaults(tmp_path):
@@ -38,7 +39,12 @@ def test_defaults(tmp_path):
     assert hub.settings["database_url"] == "sqlite:///authhub.db"
     assert hub.settings["schemes"] is None
     assert dict(hub.settings.section("demo")) == {
-        "realm": "api", "cache_ttl": 0.0, "size": 10, "strict": True, "origins": [], "keyword": None,
+        "realm": "api",
+        "cache_ttl": 0.0,
+        "size": 10,
+        "strict": True,
+        "origins": [],
+        "keyword": None,
     }
 
 
@@ -51,15 +57,21 @@ def test_precedence_kwargs_env_authhub_toml_pyproject(tmp_path):
     assert hub.settings["database_url"] == "sqlite:///from-pyproject.db"
     assert hub.settings.section("demo")["cache_ttl"] == 1.0
 
-    (tmp_path / "authhub.toml").write_text('database_url = "sqlite:///from-toml.db"\n[demo]\nrealm = "toml"\nsize = 2\n')
+    (tmp_path / "authhub.toml").write_text(
+        'database_url = "sqlite:///from-toml.db"\n[demo]\nrealm = "toml"\nsize = 2\n'
+    )
     hub = make(tmp_path)
     assert hub.settings["database_url"] == "sqlite:///from-toml.db"
     assert hub.settings.section("demo")["realm"] == "toml"
     assert hub.settings.section("demo")["size"] == 2
     assert hub.settings.section("demo")["strict"] is False  # still from pyproject
 
-    environ = {"AUTHHUB_DATABASE_URL": "sqlite:///from-env.db", "AUTHHUB_DEMO_REALM": "env",
-               "AUTHHUB_DEMO_ORIGINS": "https://a.example, https://b.example", "AUTHHUB_DEMO_STRICT": "yes"}
+    environ = {
+        "AUTHHUB_DATABASE_URL": "sqlite:///from-env.db",
+        "AUTHHUB_DEMO_REALM": "env",
+        "AUTHHUB_DEMO_ORIGINS": "https://a.example, https://b.example",
+        "AUTHHUB_DEMO_STRICT": "yes",
+    }
     hub = make(tmp_path, environ)
     assert hub.settings["database_url"] == "sqlite:///from-env.db"
     assert hub.settings.section("demo")["realm"] == "env"

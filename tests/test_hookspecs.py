@@ -11,8 +11,7 @@ from authhub import hookspecs
 from authhub.plugins import new_manager
 
 HOOKS = sorted(
-    name for name, function in inspect.getmembers(hookspecs, inspect.isfunction)
-    if hasattr(function, "authhub_spec")
+    name for name, function in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(function, "authhub_spec")
 )
 
 

@@ -29,7 +29,10 @@ def test_whoami_anonymous_and_authenticated(tmp_path, schemes):
     client = client_for(tmp_path, schemes, schemes=["alpha", "beta"])
     assert client.get("/whoami").json() == {"authenticated": False, "user": None, "scheme": None}
     assert client.get("/whoami", headers={"X-Beta": "b-secret"}).json() == {
-        "authenticated": True, "user": "bob", "scheme": "beta"}
+        "authenticated": True,
+        "user": "bob",
+        "scheme": "beta",
+    }
     assert client.get("/protected", headers={"X-Alpha": "a-secret"}).json()["user"] == "alice"
 
 
@@ -40,8 +43,11 @@ def test_wrong_credentials_give_401_with_every_challenge_on_its_own_line(tmp_pat
     assert response.json() == {"detail": "Unknown x-beta."}
     assert response.headers["content-type"] == "application/json"
     # gamma has no challenge; the rest come in chain order, one header line each.
-    assert response.headers.get_list("www-authenticate") == ['Alpha realm="test"', 'Basic realm="api", charset="UTF-8"',
-                                                             "Beta"]
+    assert response.headers.get_list("www-authenticate") == [
+        'Alpha realm="test"',
+        'Basic realm="api", charset="UTF-8"',
+        "Beta",
+    ]
 
 
 def test_missing_authentication_on_a_protected_route(tmp_path, schemes):
@@ -69,8 +75,11 @@ def test_script_clients_get_no_basic_popup(tmp_path, schemes):
     assert client.get("/protected").headers.get_list("www-authenticate")[0].startswith("Basic ")
     # And the setting turns it off.
     plain = client_for(tmp_path, {**schemes, "basic": basic_like()}, schemes=["basic"], script_clients_no_popup=False)
-    assert plain.get("/protected", headers={"X-Requested-With": "XMLHttpRequest"}).headers[
-        "www-authenticate"].startswith("Basic ")
+    assert (
+        plain.get("/protected", headers={"X-Requested-With": "XMLHttpRequest"})
+        .headers["www-authenticate"]
+        .startswith("Basic ")
+    )
 
 
 def test_store_unavailable_is_503(tmp_path):
@@ -80,8 +89,9 @@ def test_store_unavailable_is_503(tmp_path):
             hub.store.check()
             return None
 
-    client = client_for(tmp_path, {"db": NeedsStore()}, schemes=["db"],
-                        database_url=f"sqlite:///{tmp_path}/no/such/dir/x.db")
+    client = client_for(
+        tmp_path, {"db": NeedsStore()}, schemes=["db"], database_url=f"sqlite:///{tmp_path}/no/such/dir/x.db"
+    )
     response = client.get("/whoami")
     assert response.status_code == 503
     assert response.json() == {"detail": "Authentication store unavailable."}
@@ -105,8 +115,13 @@ def test_repeated_authorization_header_is_refused(tmp_path):
         def authenticate(self, request: authhub.Request) -> Any:
             return (authhub.User(1, "x"), None) if request.authorization else None
 
-    hub = AuthHub(directory=tmp_path, environ={}, load_entry_points=False,
-                  plugins={"auth": ReadsAuthorization()}, schemes=["auth"])
+    hub = AuthHub(
+        directory=tmp_path,
+        environ={},
+        load_entry_points=False,
+        plugins={"auth": ReadsAuthorization()},
+        schemes=["auth"],
+    )
     request = authhub.Request("GET", "/", [("Authorization", "A"), ("Authorization", "B")], hub=hub)
     with pytest.raises(authhub.BadRequest):
         request.user

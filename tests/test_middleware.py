@@ -13,8 +13,14 @@ from authhub import AuthHub, asgi, wsgi
 
 
 def make(tmp_path: Any, plugins: dict[str, Any], **settings: Any) -> AuthHub:
-    return AuthHub(directory=tmp_path, environ={}, load_entry_points=False, plugins=plugins,
-                   database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", **settings)
+    return AuthHub(
+        directory=tmp_path,
+        environ={},
+        load_entry_points=False,
+        plugins=plugins,
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        **settings,
+    )
 
 
 # -- WSGI ------------------------------------------------------------------------
@@ -83,12 +89,14 @@ async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
     identity = scope["authhub.identity"]
     request = scope["authhub.request"]
     message = await receive()
-    body = json.dumps({
-        "user": getattr(identity.user, "username", None),
-        "scheme": identity.scheme,
-        "same": request.identity is identity,
-        "body": message.get("body", b"").decode(),
-    }).encode()
+    body = json.dumps(
+        {
+            "user": getattr(identity.user, "username", None),
+            "scheme": identity.scheme,
+            "same": request.identity is identity,
+            "body": message.get("body", b"").decode(),
+        }
+    ).encode()
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": body})
 
@@ -106,7 +114,11 @@ def test_asgi_identity_ready_before_the_app(tmp_path, schemes):
     hub = make(tmp_path, schemes, schemes=["alpha", "beta"])
     app = asgi.AuthMiddleware(asgi_app, hub)
     assert asgi_get(app, headers={"X-Beta": "b-secret"}).json() == {
-        "user": "bob", "scheme": "beta", "same": True, "body": ""}
+        "user": "bob",
+        "scheme": "beta",
+        "same": True,
+        "body": "",
+    }
     assert asgi_get(app).json()["scheme"] is None
 
 

@@ -35,7 +35,11 @@ def test_installed_scheme_is_found_by_its_entry_point(tmp_path, site):
     found = hub(tmp_path)
     info = next(info for info in found.plugins if info.name == "hello")
     assert (info.distribution, info.version, info.status, info.hooks) == (
-        "authhub-hello", "1.2.3", "ok", ("authenticate",))
+        "authhub-hello",
+        "1.2.3",
+        "ok",
+        ("authenticate",),
+    )
     assert "hello" in found.schemes
     request = authhub.Request("GET", "/", [("X-Hello", "let-me-in")])
     assert found.authenticate(request).user.username == "hello-user"
@@ -129,8 +133,9 @@ def test_register_in_code_rechecks_the_configuration(tmp_path):
 
 
 def run_cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "authhub", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "authhub", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_plugins_command_lists_real_distributions_in_chain_order(tmp_path, site):
@@ -144,8 +149,15 @@ def test_plugins_command_lists_real_distributions_in_chain_order(tmp_path, site)
     assert result.returncode == 0, result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert rows["two"]["position"] == 1 and rows["one"]["position"] == 2
-    assert rows["one"] == {"name": "one", "distribution": "authhub-one", "version": "1.0", "position": 2,
-                           "hooks": ["authenticate"], "status": "ok", "error": None}
+    assert rows["one"] == {
+        "name": "one",
+        "distribution": "authhub-one",
+        "version": "1.0",
+        "position": 2,
+        "hooks": ["authenticate"],
+        "status": "ok",
+        "error": None,
+    }
     assert rows["bad"]["status"] == "error" and rows["bad"]["position"] is None
     assert "ModuleNotFoundError" in rows["bad"]["error"]
 

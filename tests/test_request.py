@@ -9,7 +9,6 @@ import pytest
 import authhub
 from authhub import AuthHub, Headers, Request
 
-
 FORM = b"csrf_token=t&x=%C3%A9"
 
 
@@ -71,9 +70,14 @@ def test_from_wsgi():
 
 def test_from_asgi_keeps_repeated_headers():
     scope = {
-        "type": "http", "method": "GET", "path": "/x", "query_string": b"q=1", "scheme": "https",
+        "type": "http",
+        "method": "GET",
+        "path": "/x",
+        "query_string": b"q=1",
+        "scheme": "https",
         "headers": [(b"authorization", b"Token a"), (b"authorization", b"Token b"), (b"host", b"h.example")],
-        "client": ("192.0.2.1", 5000), "server": ("h.example", 443),
+        "client": ("192.0.2.1", 5000),
+        "server": ("h.example", 443),
     }
     request = Request.from_asgi(scope)
     assert request.headers.get_all("authorization") == ["Token a", "Token b"]

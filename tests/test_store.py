@@ -180,8 +180,12 @@ def test_timestamps_are_timezone_aware(tmp_path, database_url):
 
 
 def test_unreachable_database_is_store_unavailable(tmp_path):
-    hub = AuthHub(directory=tmp_path, environ={}, load_entry_points=False,
-                  database_url="postgresql://postgres@127.0.0.1:1/nothing")
+    hub = AuthHub(
+        directory=tmp_path,
+        environ={},
+        load_entry_points=False,
+        database_url="postgresql://postgres@127.0.0.1:1/nothing",
+    )
     with pytest.raises(authhub.StoreUnavailable):
         hub.store.check()
     with pytest.raises(authhub.StoreUnavailable):

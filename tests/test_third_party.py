@@ -25,7 +25,8 @@ def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = tmp_path_factory.mktemp("site")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(EXAMPLE)],
-        check=True, timeout=300,
+        check=True,
+        timeout=300,
     )
     return site
 
@@ -78,9 +79,22 @@ def test_position_in_the_chain_changes_the_answer(tmp_path, site, monkeypatch):
 
 def test_plugins_command_lists_the_pip_installed_scheme(tmp_path, site):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path]), "AUTHHUB_SCHEMES": "apikey"}
-    result = subprocess.run([sys.executable, "-m", "authhub", "plugins", "--json"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "authhub", "plugins", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     row = next(row for row in json.loads(result.stdout) if row["name"] == "apikey")
-    assert row == {"name": "apikey", "distribution": "authhub-apikey", "version": "1.0.0", "position": 1,
-                   "hooks": ["authenticate", "challenge", "scheme_settings"], "status": "ok", "error": None}
+    assert row == {
+        "name": "apikey",
+        "distribution": "authhub-apikey",
+        "version": "1.0.0",
+        "position": 1,
+        "hooks": ["authenticate", "challenge", "scheme_settings"],
+        "status": "ok",
+        "error": None,
+    }

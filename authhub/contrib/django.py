@@ -1,0 +1,168 @@
+"""Django integration: a middleware that sets ``request.user`` lazily.
+
+Add ``"authhub.contrib.django.AuthhubMiddleware"`` to ``MIDDLEWARE`` (after
+Django's ``AuthenticationMiddleware`` if you keep it: authhub's user
+replaces Django's). ``request.user`` then runs the hub's chain the first
+time it is read, like Django's own; ``request.authhub`` is the
+:class:`authhub.Request` with ``.auth`` and ``.auth_scheme``.
+
+The hub comes from the ``AUTHHUB`` setting: an :class:`AuthHub`, or a dict
+of its keyword arguments (``{"schemes": ["token"], "database_url": ...}``);
+without it the hub reads the environment and configuration files.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Sequence
+from http.cookies import SimpleCookie
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
+
+from authhub.contrib import joined_headers
+from authhub.errors import AuthhubError, NotAuthenticated
+from authhub.http import Response, error_response
+from authhub.hub import AuthHub
+from authhub.request import RESPONSE_HEADERS, Request
+
+__all__ = ["AuthhubMiddleware", "authhub_request", "django_response", "get_hub", "login_required"]
+
+_hub: AuthHub | None = None
+_hub_lock = threading.Lock()
+
+
+def get_hub() -> AuthHub:
+    """The hub of the ``AUTHHUB`` setting, built once (again after the setting changes)."""
+    global _hub
+    with _hub_lock:
+        if _hub is None:
+            configured = getattr(settings, "AUTHHUB", None)
+            if isinstance(configured, AuthHub):
+                _hub = configured
+            else:
+                _hub = AuthHub(**(configured or {}))
+        return _hub
+
+
+def _forget_hub(*, setting: str, **kwargs: Any) -> None:
+    global _hub
+    if setting == "AUTHHUB":
+        with _hub_lock:
+            _hub = None
+
+
+# override_settings(AUTHHUB=...) in tests must give a new hub.
+setting_changed.connect(_forget_hub, dispatch_uid="authhub.contrib.django")
+
+
+class _DjangoBody:
+    """``wsgi.input`` for authhub that reads through Django's cached ``request.body``.
+
+    Reading Django's raw stream directly would leave ``request.POST`` empty.
+    """
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
+
+    def read(self, size: int = -1) -> bytes:
+        return self._request.body
+
+
+def authhub_request(request: HttpRequest, hub: AuthHub | None = None) -> Request:
+    """``request`` as an :class:`authhub.Request`, built once and kept as ``request.authhub``."""
+    existing = getattr(request, "authhub", None)
+    if isinstance(existing, Request):
+        return existing
+    environ = {
+        **request.META,
+        "wsgi.url_scheme": request.scheme,
+        "wsgi.input": _DjangoBody(request),
+        # Under ASGI the path in META is already text, not PEP 3333's latin-1.
+        "SCRIPT_NAME": "",
+        "PATH_INFO": request.path.encode("utf-8").decode("latin-1"),
+    }
+    converted = Request.from_wsgi(environ, hub or get_hub())
+    request.authhub = converted  # type: ignore[attr-defined]
+    return converted
+
+
+def django_response(response: Response) -> HttpResponse:
+    """An :class:`authhub.Response` as a Django ``HttpResponse``.
+
+    Django keeps one value per header name, so repeated challenges share
+    one ``WWW-Authenticate`` line (RFC 9110 allows the list form).
+    """
+    converted = HttpResponse(response.body, status=response.status)
+    _apply_headers(converted, response.headers)
+    return converted
+
+
+def _apply_headers(response: HttpResponse, lines: Sequence[tuple[str, str]]) -> None:
+    plain = [(name, value) for name, value in lines if name.lower() != "set-cookie"]
+    for name, value in joined_headers(plain).items():
+        response.headers[name] = value
+    for name, value in lines:
+        if name.lower() == "set-cookie":
+            jar: SimpleCookie = SimpleCookie()
+            jar.load(value)
+            for key, morsel in jar.items():
+                response.cookies[key] = morsel
+
+
+class AuthhubMiddleware:
+    """Set ``request.user`` (lazily) and ``request.authhub``; answer authhub errors.
+
+    An :class:`authhub.AuthhubError` escaping a view - wrong credentials
+    found when it read ``request.user``, or :func:`login_required` -
+    becomes the core's JSON refusal with the challenges.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        converted = authhub_request(request)
+        request.user = SimpleLazyObject(lambda: converted.user)  # type: ignore[attr-defined]
+        response = self.get_response(request)
+        pending = converted.state.get(RESPONSE_HEADERS)
+        if pending:
+            _apply_headers(response, pending)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, AuthhubError):
+            return None
+        converted = authhub_request(request)
+        schemes = getattr(request, "authhub_schemes", None)
+        return django_response(error_response(converted.hub, converted, exception, schemes))
+
+
+def login_required(view: Callable[..., Any] | None = None, *, schemes: Sequence[str] | None = None) -> Any:
+    """Refuse anonymous requests to a Django view: 401 with the challenges, or 403.
+
+    Unlike ``django.contrib.auth.decorators.login_required`` it never
+    redirects to a login page: it answers like an API. ``schemes`` gives
+    the view a chain of its own.
+    """
+    if view is None:
+        return functools.partial(login_required, schemes=schemes)
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        converted = authhub_request(request)
+        try:
+            if schemes is not None:
+                converted.identity = converted.hub.authenticate(converted, schemes)
+            if not converted.identity.is_authenticated:
+                raise NotAuthenticated()
+        except AuthhubError as error:
+            return django_response(error_response(converted.hub, converted, error, schemes))
+        request.user = converted.user  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+
+    return wrapper
