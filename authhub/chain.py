@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import sqlalchemy.exc
 
-from authhub.errors import AuthhubError, InternalError, StoreUnavailable
+from authhub.errors import AuthhubError, InternalError, StoreUnavailable, TooManyRequests
 from authhub.identity import Identity
 from authhub.outcome import Outcome
 
@@ -133,7 +133,12 @@ class Chain:
 
     def _refuse(self, request: Request, error: AuthhubError) -> None:
         if self._observe is not None:
-            kind = "fault" if isinstance(error, (InternalError, StoreUnavailable)) else "refused"
+            if isinstance(error, (InternalError, StoreUnavailable)):
+                kind = "fault"
+            elif isinstance(error, TooManyRequests):
+                kind = "locked"
+            else:
+                kind = "refused"
             self._observe(Outcome(kind, request, error.scheme, None, error))
 
 

@@ -122,6 +122,17 @@ CORE_SETTINGS: dict[str, Setting] = {
         True, kind=bool, help="Send Basic as 'xBasic' to requests with X-Requested-With: XMLHttpRequest."
     ),
     "max_body_size": Setting(1_048_576, kind=int, help="Largest request body (bytes) authhub reads for forms."),
+    "lockout_enabled": Setting(True, kind=bool, help="Slow down and lock out repeated failed attempts."),
+    "lockout_backoff_after": Setting(
+        5, kind=int, help="Failures in a window after which each failure locks for 1, 2, 4, ... s."
+    ),
+    "lockout_threshold": Setting(10, kind=int, help="Failures of one (subject, address) pair that lock it."),
+    "lockout_global_threshold": Setting(
+        100, kind=int, help="Failures against one subject, or from one address, across pairs, that lock it."
+    ),
+    "lockout_window": Setting(900, kind=int, help="Seconds over which failures are counted."),
+    "lockout_duration": Setting(900, kind=int, help="Seconds a key stays locked once the threshold is reached."),
+    "lockout_redis_url": Setting(None, nullable=True, help="Keep lockout counters in Redis instead of the database."),
     "password_time_cost": Setting(3, kind=int, help="argon2id time cost for new password hashes."),
     "password_memory_cost": Setting(65536, kind=int, help="argon2id memory cost (KiB) for new password hashes."),
     "password_parallelism": Setting(4, kind=int, help="argon2id parallelism for new password hashes."),

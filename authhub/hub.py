@@ -19,6 +19,7 @@ from authhub.chain import Chain, Link
 from authhub.config import Settings, current_environ, load_settings
 from authhub.errors import AuthhubError, ConfigurationError
 from authhub.identity import Identity
+from authhub.lockout import Lockout
 from authhub.outcome import Outcome
 from authhub.plugins import Hooks, PluginInfo, new_manager, register
 from authhub.request import Request
@@ -73,6 +74,7 @@ class AuthHub:
             self._infos.append(self._register(plugin, name))
         self._store: Store | None = None
         self._users: Any = None
+        self._lockout: Lockout | None = None
         self._configure()
 
     # -- plugins and configuration -----------------------------------------------
@@ -204,6 +206,13 @@ class AuthHub:
         if self._users is None:
             self._users = self.hooks.user_store(self)
         return self._users
+
+    @property
+    def lockout(self) -> Lockout:
+        """Lockout and backoff for schemes that check a secret (see :mod:`authhub.lockout`)."""
+        if self._lockout is None:
+            self._lockout = Lockout(self)
+        return self._lockout
 
     def migration_directories(self) -> list[str]:
         return self.hooks.migration_directories()

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from authhub.errors import AuthhubError
     from authhub.request import Request
 
-OutcomeKind = Literal["authenticated", "anonymous", "refused", "fault"]
+OutcomeKind = Literal["authenticated", "anonymous", "refused", "locked", "fault"]
 
 
 @attrs.frozen
@@ -19,7 +19,8 @@ class Outcome:
 
     ``kind`` is ``"authenticated"`` (a scheme answered), ``"anonymous"``
     (none did), ``"refused"`` (a scheme raised an :class:`AuthhubError`:
-    wrong credentials, CSRF, lockout) or ``"fault"`` (a plugin or the store
+    wrong credentials, CSRF), ``"locked"`` (too many failed attempts: 429)
+    or ``"fault"`` (a plugin or the store
     failed; the request was refused with 500/503).
     """
 

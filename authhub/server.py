@@ -174,6 +174,11 @@ class Router:
         return send(response, start_response)
 
 
+#: waitress drops X-Forwarded-* headers unless told otherwise; the hub's own
+#: ``trusted_proxies`` setting decides whom to believe, so they must reach it.
+WAITRESS_OPTIONS: dict[str, Any] = {"clear_untrusted_proxy_headers": False}
+
+
 def make_app(hub: AuthHub) -> AuthMiddleware:
     """The reference WSGI application for ``hub``."""
     routes = [("authhub", route) for route in CORE_ROUTES]
@@ -185,4 +190,4 @@ def serve(hub: AuthHub, host: str = "127.0.0.1", port: int = 8000, threads: int 
     """Serve the reference application until interrupted (tables must be up to date)."""
     import waitress
 
-    waitress.serve(make_app(hub), host=host, port=port, threads=threads, ident="authhub")
+    waitress.serve(make_app(hub), host=host, port=port, threads=threads, ident="authhub", **WAITRESS_OPTIONS)

@@ -13,16 +13,25 @@ Application developers and authhub's own plugins use the same fixtures:
 ``authhub_redis_url``
     the Redis server to test against (``AUTHHUB_TEST_REDIS``, default
     ``redis://127.0.0.1:6379/0``).
+``authhub_user``
+    a factory for users: ``authhub_user("alice")`` creates a user in
+    ``authhub_hub`` (or ``hub=``) with a random password (or ``password=``).
+``authhub_auth_headers``
+    ``authhub_auth_headers(user, scheme="token")`` makes working request
+    headers of an installed scheme for a user (its ``auth_headers`` hook).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from authhub.hub import AuthHub
@@ -100,19 +109,99 @@ def authhub_live_server() -> Iterator[Callable[[AuthHub], str]]:
     """
     import threading
 
+    from waitress import wasyncore
     from waitress.server import create_server
 
-    from authhub.server import make_app
+    from authhub.server import WAITRESS_OPTIONS, make_app
 
-    servers: list[Any] = []
+    servers: list[tuple[Any, threading.Thread]] = []
 
     def start(hub: AuthHub) -> str:
-        server = create_server(make_app(hub), host="127.0.0.1", port=0, threads=4)
-        servers.append(server)
-        threading.Thread(target=server.run, daemon=True).start()
+        server = create_server(make_app(hub), host="127.0.0.1", port=0, threads=4, **WAITRESS_OPTIONS)
+        thread = threading.Thread(target=server.run, daemon=True)
+        servers.append((server, thread))
+        thread.start()
         host, port = server.socket.getsockname()[:2]
         return f"http://{host}:{port}"
 
     yield start
-    for server in servers:
-        server.close()
+    for server, thread in servers:
+        # Let requests in flight finish, then close the sockets from the
+        # server's own loop thread: closing them from here races with its
+        # select() and with workers pulling the trigger (EBADF in a thread).
+        server.task_dispatcher.shutdown()
+        server.trigger.pull_trigger(lambda server=server: wasyncore.close_all(server._map))
+        thread.join(timeout=10)
+
+
+@attrs.frozen
+class _MadeUser:
+    user: Any
+    hub: AuthHub
+    password: str = attrs.field(repr=False)
+
+
+@pytest.fixture
+def _authhub_made_users() -> dict[int, _MadeUser]:
+    """Users made by ``authhub_user`` in this test, by ``id(user)``, with their hub and password."""
+    return {}
+
+
+@pytest.fixture
+def authhub_user(
+    request: pytest.FixtureRequest, _authhub_made_users: dict[int, _MadeUser]
+) -> Callable[..., Any]:
+    """Create users: ``authhub_user("alice", password=None, hub=None, is_active=True)``.
+
+    The user lives in ``hub`` (default: ``authhub_hub``); without a password
+    it gets a random one, which ``authhub_auth_headers`` remembers.
+    """
+    numbers = itertools.count(1)
+
+    def make(
+        username: str | None = None, password: str | None = None, *, hub: AuthHub | None = None,
+        is_active: bool = True,
+    ) -> Any:
+        hub = hub if hub is not None else request.getfixturevalue("authhub_hub")
+        username = username if username is not None else f"user{next(numbers)}"
+        password = password if password is not None else secrets.token_urlsafe(16)
+        user = hub.users.create(username, password, is_active=is_active)
+        _authhub_made_users[id(user)] = _MadeUser(user, hub, password)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def authhub_auth_headers(
+    request: pytest.FixtureRequest, _authhub_made_users: dict[int, _MadeUser]
+) -> Callable[..., dict[str, str]]:
+    """Make credentials: ``authhub_auth_headers(user, scheme="token")`` -> request headers.
+
+    Calls the ``auth_headers`` hook of the plugin named ``scheme``, on the
+    hub the user was made in (or ``hub=``), with the user's password (or
+    ``password=``).
+    """
+
+    def auth_headers(
+        user: Any, scheme: str = "token", *, hub: AuthHub | None = None, password: str | None = None
+    ) -> dict[str, str]:
+        made = _authhub_made_users.get(id(user))
+        if hub is None:
+            hub = made.hub if made is not None else request.getfixturevalue("authhub_hub")
+        if password is None and made is not None:
+            password = made.password
+        impl = hub.hooks.implementation("auth_headers", scheme)
+        if impl is None:
+            able = sorted(i.plugin_name for i in hub.hooks.implementations("auth_headers"))
+            raise LookupError(
+                f"scheme {scheme!r} cannot make test credentials: no plugin of that name implements "
+                f"auth_headers; schemes that can: {', '.join(able) or 'none'}"
+            )
+        arguments = {"hub": hub, "user": user, "password": password}
+        headers = impl.function(*[arguments[name] for name in impl.argnames])
+        if not headers:
+            raise LookupError(f"scheme {scheme!r} made no credentials for {getattr(user, 'username', user)!r}")
+        return dict(headers)
+
+    return auth_headers

@@ -149,7 +149,7 @@ def test_migrations_twice_and_over_existing_rows(tmp_path, database_url):
     hub.upgrade()
     hub.upgrade()
     assert [u.username for u in hub.users.list()] == ["frank"]
-    assert hub.store.current_revisions(hub.migration_directories()) == {"authhub_0001"}
+    assert "authhub_0002" in hub.store.current_revisions(hub.migration_directories())
     inspector = sa.inspect(hub.store.engine)
     columns = {column["name"] for column in inspector.get_columns("authhub_user")}
     assert columns == {"id", "username", "password_hash", "is_active", "created_at", "updated_at"}

@@ -1,0 +1,176 @@
+"""FastAPI dependencies against a real FastAPI application, its test client and its OpenAPI JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import Depends, FastAPI, Security
+from fastapi.openapi.models import HTTPBearer
+from starlette.middleware import Middleware
+from starlette.testclient import TestClient
+
+import authhub
+from authhub.contrib.fastapi import Authhub
+from authhub.contrib.starlette import AuthhubMiddleware
+from authhub.request import RESPONSE_HEADERS
+
+
+def make_app(hub: authhub.AuthHub, *, middleware: bool = False, **options: Any) -> FastAPI:
+    app = FastAPI(middleware=[Middleware(AuthhubMiddleware, hub=hub)] if middleware else [])
+    auth = Authhub(hub, **options)
+
+    @app.get("/me")
+    def me(user: Any = Depends(auth.user)) -> dict[str, Any]:
+        return {"user": user.username}
+
+    @app.get("/reports")
+    def reports(user: Any = Security(auth.user, scopes=["reports:read"])) -> dict[str, Any]:
+        return {"user": user.username}
+
+    @app.get("/admin")
+    def admin(user: Any = Depends(auth.requires("admin", "reports:read"))) -> dict[str, Any]:
+        return {"user": user.username}
+
+    @app.get("/maybe")
+    def maybe(identity: authhub.Identity = Depends(auth.identity)) -> dict[str, Any]:
+        return {"scheme": identity.scheme}
+
+    @app.get("/open")
+    def open_view() -> dict[str, Any]:
+        return {"ok": True}
+
+    return app
+
+
+@pytest.fixture
+def client(hub: authhub.AuthHub) -> TestClient:
+    return TestClient(make_app(hub))
+
+
+def test_user_dependency_refuses_anonymous_with_the_challenges(client: TestClient) -> None:
+    response = client.get("/me")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
+    assert response.headers["www-authenticate"] == 'Key realm="tests", Pass'
+
+
+def test_user_dependency_gives_the_user(client: TestClient, alice: Any, authhub_auth_headers: Any) -> None:
+    assert client.get("/me", headers=authhub_auth_headers(alice, "key")).json() == {"user": "alice"}
+    assert client.get("/me", headers=authhub_auth_headers(alice, "pass")).json() == {"user": "alice"}
+
+
+def test_wrong_credentials(client: TestClient) -> None:
+    response = client.get("/maybe", headers={"Authorization": "Key unknown"})
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid key."}
+
+
+def test_identity_dependency_allows_anonymous(client: TestClient) -> None:
+    assert client.get("/maybe").json() == {"scheme": None}
+
+
+def test_scopes_are_checked(
+    client: TestClient, alice: Any, authhub_auth_headers: Any, key_scheme: Any
+) -> None:
+    refused = client.get("/reports", headers=authhub_auth_headers(alice, "key"))
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "This request needs the scope(s): reports:read."}
+    key_scheme.scopes_for_next = frozenset({"reports:read"})
+    headers = authhub_auth_headers(alice, "key")
+    assert client.get("/reports", headers=headers).json() == {"user": "alice"}
+    assert client.get("/admin", headers=headers).json() == {"detail": "This request needs the scope(s): admin."}
+    key_scheme.scopes_for_next = frozenset({"reports:read", "admin"})
+    assert client.get("/admin", headers=authhub_auth_headers(alice, "key")).json() == {"user": "alice"}
+
+
+def test_openapi_lists_each_scheme_as_an_alternative_with_the_scopes(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["components"]["securitySchemes"] == {
+        "key": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "authhub scheme 'key'."},
+        "pass": {"type": "apiKey", "in": "header", "name": "Authorization",
+                 "description": "authhub scheme 'pass'."},
+    }
+    paths = document["paths"]
+    assert paths["/me"]["get"]["security"] == [{"key": []}, {"pass": []}]
+    assert paths["/reports"]["get"]["security"] == [{"key": ["reports:read"]}, {"pass": ["reports:read"]}]
+    assert paths["/admin"]["get"]["security"] == [
+        {"key": ["admin", "reports:read"]}, {"pass": ["admin", "reports:read"]},
+    ]
+    assert "security" not in paths["/open"]["get"]
+    assert "security" not in paths["/maybe"]["get"]
+
+
+def test_openapi_models_of_the_known_schemes_and_overrides(authhub_make_hub: Any) -> None:
+    class Nothing:
+        @authhub.hookimpl
+        def authenticate(self) -> None:
+            return None
+
+    plugins = {name: Nothing() for name in ("token", "basic", "oauth", "session", "custom")}
+    hub = authhub_make_hub(load_entry_points=False, plugins=plugins,
+                           schemes=["token", "basic", "oauth", "session", "custom"])
+    app = make_app(hub, openapi={"custom": HTTPBearer(bearerFormat="JWT")})
+    schemes = TestClient(app).get("/openapi.json").json()["components"]["securitySchemes"]
+    assert schemes["token"]["type"] == "apiKey" and schemes["token"]["name"] == "Authorization"
+    assert schemes["basic"]["type"] == "http" and schemes["basic"]["scheme"] == "basic"
+    assert schemes["oauth"]["type"] == "http" and schemes["oauth"]["scheme"] == "bearer"
+    assert schemes["session"] == {"type": "apiKey", "in": "cookie", "name": "authhub_session",
+                                  "description": "authhub-session: the session cookie."}
+    assert schemes["custom"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+def test_own_chain(hub: authhub.AuthHub, alice: Any, authhub_auth_headers: Any) -> None:
+    client = TestClient(make_app(hub, schemes=["pass"]))
+    refused = client.get("/me", headers=authhub_auth_headers(alice, "key"))
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"] == "Pass"
+    assert client.get("/openapi.json").json()["paths"]["/me"]["get"]["security"] == [{"pass": []}]
+
+
+def test_with_the_starlette_middleware_the_chain_runs_once(
+    authhub_make_hub: Any, key_scheme: Any, authhub_user: Any, authhub_auth_headers: Any
+) -> None:
+    class Counter:
+        def __init__(self) -> None:
+            self.outcomes = 0
+
+        @authhub.hookimpl
+        def authentication_outcome(self) -> None:
+            self.outcomes += 1
+
+    counter = Counter()
+    hub = authhub_make_hub(load_entry_points=False, plugins={"key": key_scheme, "counter": counter},
+                           schemes=["key"])
+    bob = authhub_user("bob", hub=hub)
+    client = TestClient(make_app(hub, middleware=True))
+    assert client.get("/me", headers=authhub_auth_headers(bob, "key")).json() == {"user": "bob"}
+    assert counter.outcomes == 1
+
+
+def test_headers_a_scheme_asks_for_reach_the_response(authhub_make_hub: Any, authhub_user: Any) -> None:
+    class Refreshing:
+        @authhub.hookimpl
+        def authenticate(self, request: authhub.Request, hub: authhub.AuthHub) -> Any:
+            request.state[RESPONSE_HEADERS] = [("X-Refreshed", "yes")]
+            return hub.users.get_by_username("dora"), None
+
+    hub = authhub_make_hub(load_entry_points=False, plugins={"refreshing": Refreshing()}, schemes=["refreshing"])
+    authhub_user("dora", hub=hub)
+    response = TestClient(make_app(hub)).get("/me")
+    assert response.json() == {"user": "dora"}
+    assert response.headers["x-refreshed"] == "yes"
+
+
+def test_real_token_plugin_protects_a_fastapi_app(
+    token_hub: authhub.AuthHub, authhub_user: Any, authhub_auth_headers: Any
+) -> None:
+    client = TestClient(make_app(token_hub))
+    bob = authhub_user("bob", hub=token_hub)
+    refused = client.get("/me")
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"].startswith("Token")
+    assert client.get("/me", headers=authhub_auth_headers(bob, "token")).json() == {"user": "bob"}
+    document = client.get("/openapi.json").json()
+    assert document["components"]["securitySchemes"]["token"]["type"] == "apiKey"
+    assert document["paths"]["/me"]["get"]["security"] == [{"token": []}]
