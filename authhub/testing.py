@@ -148,9 +148,7 @@ def _authhub_made_users() -> dict[int, _MadeUser]:
 
 
 @pytest.fixture
-def authhub_user(
-    request: pytest.FixtureRequest, _authhub_made_users: dict[int, _MadeUser]
-) -> Callable[..., Any]:
+def authhub_user(request: pytest.FixtureRequest, _authhub_made_users: dict[int, _MadeUser]) -> Callable[..., Any]:
     """Create users: ``authhub_user("alice", password=None, hub=None, is_active=True)``.
 
     The user lives in ``hub`` (default: ``authhub_hub``); without a password
@@ -159,7 +157,10 @@ def authhub_user(
     numbers = itertools.count(1)
 
     def make(
-        username: str | None = None, password: str | None = None, *, hub: AuthHub | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        hub: AuthHub | None = None,
         is_active: bool = True,
     ) -> Any:
         hub = hub if hub is not None else request.getfixturevalue("authhub_hub")

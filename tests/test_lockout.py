@@ -26,8 +26,13 @@ def make_hub(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
     hubs: list[AuthHub] = []
 
     def make(**settings: Any) -> AuthHub:
-        hub = AuthHub(directory=tmp_path, environ={}, load_entry_points=False, database_url=url,
-                      **{"lockout_backoff_after": 3, "lockout_threshold": 5, **extra, **settings})
+        hub = AuthHub(
+            directory=tmp_path,
+            environ={},
+            load_entry_points=False,
+            database_url=url,
+            **{"lockout_backoff_after": 3, "lockout_threshold": 5, **extra, **settings},
+        )
         hub.upgrade()
         hubs.append(hub)
         return hub
@@ -147,8 +152,9 @@ def test_disabled(make_hub):
 
 
 def test_keys_are_stored_as_digests(tmp_path):
-    hub = AuthHub(directory=tmp_path, environ={}, load_entry_points=False,
-                  database_url=f"sqlite:///{tmp_path / 'd.db'}")
+    hub = AuthHub(
+        directory=tmp_path, environ={}, load_entry_points=False, database_url=f"sqlite:///{tmp_path / 'd.db'}"
+    )
     hub.upgrade()
     hub.lockout.failed(from_address("203.0.113.7"), "user:alice")
     with hub.store.session() as session:
@@ -173,9 +179,15 @@ def test_locked_outcome_reaches_observers(tmp_path):
         def authentication_outcome(self, outcome: authhub.Outcome) -> None:
             outcomes.append(outcome)
 
-    hub = AuthHub(directory=tmp_path, environ={}, load_entry_points=False, schemes=["guarded"],
-                  plugins={"guarded": Guarded(), "audit": Audit()}, database_url=f"sqlite:///{tmp_path / 'o.db'}",
-                  lockout_backoff_after=2)
+    hub = AuthHub(
+        directory=tmp_path,
+        environ={},
+        load_entry_points=False,
+        schemes=["guarded"],
+        plugins={"guarded": Guarded(), "audit": Audit()},
+        database_url=f"sqlite:///{tmp_path / 'o.db'}",
+        lockout_backoff_after=2,
+    )
     hub.upgrade()
     for _ in range(3):
         with pytest.raises(authhub.AuthhubError):
@@ -185,7 +197,6 @@ def test_locked_outcome_reaches_observers(tmp_path):
 
 
 def test_redis_down_fails_closed(tmp_path):
-    hub = AuthHub(directory=tmp_path, environ={}, load_entry_points=False,
-                  lockout_redis_url="redis://127.0.0.1:1/0")
+    hub = AuthHub(directory=tmp_path, environ={}, load_entry_points=False, lockout_redis_url="redis://127.0.0.1:1/0")
     with pytest.raises(authhub.StoreUnavailable):
         hub.lockout.check(from_address("203.0.113.7"), "user:x")

@@ -65,8 +65,9 @@ def openapi_model(hub: AuthHub, scheme: str) -> SecuritySchemeModel:
     if scheme == "oauth":
         return HTTPBearer(description="authhub-oauth: an OAuth 2.0 access token (RFC 6750).")
     if scheme == "token":
-        return APIKey(**{"in": APIKeyIn.header}, name="Authorization",
-                      description="authhub-token: `Authorization: Token <key>`.")
+        return APIKey(
+            **{"in": APIKeyIn.header}, name="Authorization", description="authhub-token: `Authorization: Token <key>`."
+        )
     if scheme == "session":
         cookie = hub.settings.section("session").get("cookie_name", "authhub_session")
         return APIKey(**{"in": APIKeyIn.cookie}, name=cookie, description="authhub-session: the session cookie.")

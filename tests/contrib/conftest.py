@@ -110,8 +110,12 @@ def make_chain_hub(
     """``make_chain_hub(**settings)``: a hub whose chain is ``key`` then ``pass``, no installed plugin loaded."""
 
     def make(**settings: Any) -> authhub.AuthHub:
-        return authhub_make_hub(load_entry_points=False, plugins={"key": key_scheme, "pass": PassScheme()},
-                                schemes=["key", "pass"], **settings)
+        return authhub_make_hub(
+            load_entry_points=False,
+            plugins={"key": key_scheme, "pass": PassScheme()},
+            schemes=["key", "pass"],
+            **settings,
+        )
 
     return make
 

@@ -15,11 +15,13 @@ from authhub.contrib.django import AuthhubMiddleware, get_hub, login_required
 
 
 def whoami(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({
-        "user": request.user.username,
-        "authenticated": request.user.is_authenticated,
-        "scheme": request.authhub.auth_scheme,
-    })
+    return JsonResponse(
+        {
+            "user": request.user.username,
+            "authenticated": request.user.is_authenticated,
+            "scheme": request.authhub.auth_scheme,
+        }
+    )
 
 
 @login_required
@@ -111,9 +113,7 @@ def test_per_view_schemes(client: Client, alice: Any, authhub_auth_headers: Any)
     assert accepted.json() == {"user": "alice", "scheme": "pass"}
 
 
-def test_a_scheme_reading_the_body_leaves_the_form_to_django(
-    authhub_make_hub: Any, authhub_user: Any
-) -> None:
+def test_a_scheme_reading_the_body_leaves_the_form_to_django(authhub_make_hub: Any, authhub_user: Any) -> None:
     class FormScheme:
         @authhub.hookimpl
         def authenticate(self, request: authhub.Request, hub: authhub.AuthHub) -> Any:

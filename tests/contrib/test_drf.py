@@ -23,10 +23,12 @@ class Me(APIView):
     """Uses the project defaults: AuthhubAuthentication + IsAuthenticated."""
 
     def get(self, request: Request) -> Response:
-        return Response({
-            "user": request.user.username,
-            "key_id": getattr(request.auth, "key_id", None),
-        })
+        return Response(
+            {
+                "user": request.user.username,
+                "key_id": getattr(request.auth, "key_id", None),
+            }
+        )
 
 
 class Public(APIView):

@@ -70,9 +70,7 @@ def test_identity_dependency_allows_anonymous(client: TestClient) -> None:
     assert client.get("/maybe").json() == {"scheme": None}
 
 
-def test_scopes_are_checked(
-    client: TestClient, alice: Any, authhub_auth_headers: Any, key_scheme: Any
-) -> None:
+def test_scopes_are_checked(client: TestClient, alice: Any, authhub_auth_headers: Any, key_scheme: Any) -> None:
     refused = client.get("/reports", headers=authhub_auth_headers(alice, "key"))
     assert refused.status_code == 403
     assert refused.json() == {"detail": "This request needs the scope(s): reports:read."}
@@ -88,14 +86,14 @@ def test_openapi_lists_each_scheme_as_an_alternative_with_the_scopes(client: Tes
     document = client.get("/openapi.json").json()
     assert document["components"]["securitySchemes"] == {
         "key": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "authhub scheme 'key'."},
-        "pass": {"type": "apiKey", "in": "header", "name": "Authorization",
-                 "description": "authhub scheme 'pass'."},
+        "pass": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "authhub scheme 'pass'."},
     }
     paths = document["paths"]
     assert paths["/me"]["get"]["security"] == [{"key": []}, {"pass": []}]
     assert paths["/reports"]["get"]["security"] == [{"key": ["reports:read"]}, {"pass": ["reports:read"]}]
     assert paths["/admin"]["get"]["security"] == [
-        {"key": ["admin", "reports:read"]}, {"pass": ["admin", "reports:read"]},
+        {"key": ["admin", "reports:read"]},
+        {"pass": ["admin", "reports:read"]},
     ]
     assert "security" not in paths["/open"]["get"]
     assert "security" not in paths["/maybe"]["get"]
@@ -108,15 +106,20 @@ def test_openapi_models_of_the_known_schemes_and_overrides(authhub_make_hub: Any
             return None
 
     plugins = {name: Nothing() for name in ("token", "basic", "oauth", "session", "custom")}
-    hub = authhub_make_hub(load_entry_points=False, plugins=plugins,
-                           schemes=["token", "basic", "oauth", "session", "custom"])
+    hub = authhub_make_hub(
+        load_entry_points=False, plugins=plugins, schemes=["token", "basic", "oauth", "session", "custom"]
+    )
     app = make_app(hub, openapi={"custom": HTTPBearer(bearerFormat="JWT")})
     schemes = TestClient(app).get("/openapi.json").json()["components"]["securitySchemes"]
     assert schemes["token"]["type"] == "apiKey" and schemes["token"]["name"] == "Authorization"
     assert schemes["basic"]["type"] == "http" and schemes["basic"]["scheme"] == "basic"
     assert schemes["oauth"]["type"] == "http" and schemes["oauth"]["scheme"] == "bearer"
-    assert schemes["session"] == {"type": "apiKey", "in": "cookie", "name": "authhub_session",
-                                  "description": "authhub-session: the session cookie."}
+    assert schemes["session"] == {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "authhub_session",
+        "description": "authhub-session: the session cookie.",
+    }
     assert schemes["custom"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 
 
@@ -140,8 +143,7 @@ def test_with_the_starlette_middleware_the_chain_runs_once(
             self.outcomes += 1
 
     counter = Counter()
-    hub = authhub_make_hub(load_entry_points=False, plugins={"key": key_scheme, "counter": counter},
-                           schemes=["key"])
+    hub = authhub_make_hub(load_entry_points=False, plugins={"key": key_scheme, "counter": counter}, schemes=["key"])
     bob = authhub_user("bob", hub=hub)
     client = TestClient(make_app(hub, middleware=True))
     assert client.get("/me", headers=authhub_auth_headers(bob, "key")).json() == {"user": "bob"}

@@ -55,9 +55,7 @@ def test_login_required_refuses_anonymous_with_every_challenge(client: Any) -> N
     assert response.headers.getlist("WWW-Authenticate") == ['Key realm="tests"', "Pass"]
 
 
-def test_good_credentials_of_either_scheme_pass(
-    client: Any, alice: Any, authhub_auth_headers: Any
-) -> None:
+def test_good_credentials_of_either_scheme_pass(client: Any, alice: Any, authhub_auth_headers: Any) -> None:
     by_key = client.get("/private", headers=authhub_auth_headers(alice, "key"))
     by_password = client.get("/private", headers=authhub_auth_headers(alice, "pass"))
     assert by_key.status_code == 200
@@ -126,8 +124,11 @@ def test_headers_a_scheme_asks_for_reach_the_response(authhub_make_hub: Any, aut
 def test_init_app_builds_the_hub_from_app_config(tmp_path: Any, key_scheme: Any) -> None:
     app = flask.Flask(__name__)
     app.config["AUTHHUB"] = {
-        "directory": tmp_path, "environ": {}, "load_entry_points": False,
-        "plugins": {"key": key_scheme}, "database_url": f"sqlite:///{tmp_path / 'app.db'}",
+        "directory": tmp_path,
+        "environ": {},
+        "load_entry_points": False,
+        "plugins": {"key": key_scheme},
+        "database_url": f"sqlite:///{tmp_path / 'app.db'}",
     }
     extension = FlaskAuth()
     hub = extension.init_app(app)

@@ -45,9 +45,7 @@ def test_wrong_credentials_get_401(base: str, alice: Any) -> None:
     assert "x-authhub-user" not in response.headers
 
 
-def test_good_credentials_get_200_with_user_and_scheme(
-    base: str, alice: Any, authhub_auth_headers: Any
-) -> None:
+def test_good_credentials_get_200_with_user_and_scheme(base: str, alice: Any, authhub_auth_headers: Any) -> None:
     response = httpx.get(f"{base}/auth/verify", headers=authhub_auth_headers(alice, "key"))
     assert response.status_code == 200
     assert response.headers["x-authhub-user"] == "alice"
@@ -74,8 +72,7 @@ def test_a_user_name_outside_ascii_is_percent_encoded(
 
 def recording_hub(authhub_make_hub: Any, authhub_user: Any, **settings: Any) -> tuple[authhub.AuthHub, Recorder]:
     recorder = Recorder()
-    hub = authhub_make_hub(load_entry_points=False, plugins={"recorder": recorder}, schemes=["recorder"],
-                           **settings)
+    hub = authhub_make_hub(load_entry_points=False, plugins={"recorder": recorder}, schemes=["recorder"], **settings)
     authhub_user("alice", hub=hub)
     return hub, recorder
 
@@ -86,8 +83,12 @@ def test_a_trusted_proxy_says_which_request_it_asks_about(
     hub, recorder = recording_hub(authhub_make_hub, authhub_user, trusted_proxies=["127.0.0.1"])
     base = authhub_live_server(hub)
     nginx_style = {"X-User": "alice", "X-Original-Method": "POST", "X-Original-URI": "/api/items?page=2"}
-    traefik_style = {"X-User": "alice", "X-Forwarded-Method": "DELETE", "X-Forwarded-Uri": "/api/items/7",
-                     "X-Forwarded-Host": "app.example"}
+    traefik_style = {
+        "X-User": "alice",
+        "X-Forwarded-Method": "DELETE",
+        "X-Forwarded-Uri": "/api/items/7",
+        "X-Forwarded-Host": "app.example",
+    }
     assert httpx.get(f"{base}/auth/verify", headers=nginx_style).status_code == 200
     assert httpx.get(f"{base}/auth/verify", headers=traefik_style).status_code == 200
     host = base.removeprefix("http://")
@@ -114,6 +115,8 @@ def test_x_forwarded_for_and_proto_count_only_from_a_trusted_proxy(
     trusted, trusted_recorder = recording_hub(authhub_make_hub, authhub_user, trusted_proxies=["127.0.0.0/8"])
     httpx.get(f"{authhub_live_server(trusted)}/auth/verify", headers=headers)
     assert trusted_recorder.clients == [("203.0.113.7", "https")]
-    untrusted, untrusted_recorder = recording_hub(authhub_make_hub, authhub_user, database_url=f"sqlite:///{tmp_path / 'other.db'}")
+    untrusted, untrusted_recorder = recording_hub(
+        authhub_make_hub, authhub_user, database_url=f"sqlite:///{tmp_path / 'other.db'}"
+    )
     httpx.get(f"{authhub_live_server(untrusted)}/auth/verify", headers=headers)
     assert untrusted_recorder.clients == [("127.0.0.1", "http")]

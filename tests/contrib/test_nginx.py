@@ -169,10 +169,14 @@ def gateway(tmp_path: Path, authhub_live_server: Any) -> Iterator[Callable[[auth
         # As root the workers would switch to 'nobody', who cannot enter pytest's private tmp dir.
         user = "user root;" if os.geteuid() == 0 else ""
         config = prefix / "nginx.conf"
-        config.write_text(CONFIG.format(prefix=prefix, user=user, authhub=authhub_url, app=upstream.url,
-                                        listen=f"127.0.0.1:{port}"))
-        process = subprocess.Popen([binary, "-p", str(prefix), "-c", str(config), "-e", str(prefix / "error.log")],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        config.write_text(
+            CONFIG.format(prefix=prefix, user=user, authhub=authhub_url, app=upstream.url, listen=f"127.0.0.1:{port}")
+        )
+        process = subprocess.Popen(
+            [binary, "-p", str(prefix), "-c", str(config), "-e", str(prefix / "error.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         started.append((process, server))
         wait_for_port(port, process, prefix / "error.log")
         return Gateway(f"http://127.0.0.1:{port}", upstream)
@@ -223,17 +227,23 @@ def test_good_credentials_reach_the_app_with_the_user_and_scheme(
 ) -> None:
     response = httpx.get(f"{nginx.url}/api/items?page=2", headers=authhub_auth_headers(alice, "key"))
     assert response.status_code == 200
-    assert response.json() == {"method": "GET", "path": "/api/items?page=2", "user": "alice", "scheme": "key",
-                               "body": ""}
+    assert response.json() == {
+        "method": "GET",
+        "path": "/api/items?page=2",
+        "user": "alice",
+        "scheme": "key",
+        "body": "",
+    }
     by_password = httpx.get(f"{nginx.url}/api/items", headers=authhub_auth_headers(alice, "pass"))
     assert by_password.json()["scheme"] == "pass"
 
 
-def test_a_post_body_goes_to_the_app_and_not_to_authhub(
-    nginx: Gateway, alice: Any, authhub_auth_headers: Any
-) -> None:
-    response = httpx.post(f"{nginx.url}/api/items", content=b'{"name": "x"}',
-                          headers={**authhub_auth_headers(alice, "key"), "Content-Type": "application/json"})
+def test_a_post_body_goes_to_the_app_and_not_to_authhub(nginx: Gateway, alice: Any, authhub_auth_headers: Any) -> None:
+    response = httpx.post(
+        f"{nginx.url}/api/items",
+        content=b'{"name": "x"}',
+        headers={**authhub_auth_headers(alice, "key"), "Content-Type": "application/json"},
+    )
     assert response.status_code == 200
     assert response.json()["method"] == "POST"
     assert response.json()["body"] == '{"name": "x"}'
@@ -250,7 +260,9 @@ def test_a_client_cannot_claim_to_be_someone(nginx: Gateway, alice: Any, authhub
 
 
 def test_the_real_token_plugin_behind_nginx(
-    gateway: Callable[[authhub.AuthHub], Gateway], token_hub: authhub.AuthHub, authhub_user: Any,
+    gateway: Callable[[authhub.AuthHub], Gateway],
+    token_hub: authhub.AuthHub,
+    authhub_user: Any,
     authhub_auth_headers: Any,
 ) -> None:
     nginx = gateway(token_hub)
@@ -261,7 +273,6 @@ def test_the_real_token_plugin_behind_nginx(
     response = httpx.get(f"{nginx.url}/report", headers=authhub_auth_headers(bob, "token"))
     assert response.json()["user"] == "bob"
     assert response.json()["scheme"] == "token"
-
 
 
 class Recorder:
@@ -281,12 +292,16 @@ class Recorder:
     [(["127.0.0.1"], ("POST", "/api/items", "x=1")), ([], ("POST", "/auth/verify", ""))],
 )
 def test_the_schemes_see_the_original_method_and_from_a_trusted_nginx_the_uri(
-    gateway: Callable[[authhub.AuthHub], Gateway], authhub_make_hub: Any, authhub_user: Any,
-    trusted_proxies: list[str], expected: tuple[str, str, str],
+    gateway: Callable[[authhub.AuthHub], Gateway],
+    authhub_make_hub: Any,
+    authhub_user: Any,
+    trusted_proxies: list[str],
+    expected: tuple[str, str, str],
 ) -> None:
     recorder = Recorder()
-    hub = authhub_make_hub(load_entry_points=False, plugins={"recorder": recorder}, schemes=["recorder"],
-                           trusted_proxies=trusted_proxies)
+    hub = authhub_make_hub(
+        load_entry_points=False, plugins={"recorder": recorder}, schemes=["recorder"], trusted_proxies=trusted_proxies
+    )
     authhub_user("alice", hub=hub)
     nginx = gateway(hub)
     response = httpx.post(f"{nginx.url}/api/items?x=1", content=b"abc")

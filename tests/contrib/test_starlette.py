@@ -19,13 +19,15 @@ from authhub.contrib.starlette import AuthhubCredentials, AuthhubMiddleware, ide
 
 
 async def whoami(request: Request) -> JSONResponse:
-    return JSONResponse({
-        "user": request.user.username,
-        "authenticated": request.user.is_authenticated,
-        "scopes": request.auth.scopes,
-        "scheme": request.auth.scheme,
-        "same_identity": identity_of(request) is request.auth.identity,
-    })
+    return JSONResponse(
+        {
+            "user": request.user.username,
+            "authenticated": request.user.is_authenticated,
+            "scopes": request.auth.scopes,
+            "scheme": request.auth.scheme,
+            "same_identity": identity_of(request) is request.auth.identity,
+        }
+    )
 
 
 @requires("authenticated")
@@ -68,7 +70,11 @@ def client(hub: authhub.AuthHub) -> TestClient:
 def test_anonymous_request_user_and_auth(client: TestClient) -> None:
     response = client.get("/whoami")
     assert response.json() == {
-        "user": None, "authenticated": False, "scopes": [], "scheme": None, "same_identity": True,
+        "user": None,
+        "authenticated": False,
+        "scopes": [],
+        "scheme": None,
+        "same_identity": True,
     }
 
 
@@ -78,8 +84,11 @@ def test_authenticated_request_user_and_auth(
     key_scheme.scopes_for_next = frozenset({"reports:read", "a"})
     response = client.get("/whoami", headers=authhub_auth_headers(alice, "key"))
     assert response.json() == {
-        "user": "alice", "authenticated": True, "scopes": ["authenticated", "a", "reports:read"],
-        "scheme": "key", "same_identity": True,
+        "user": "alice",
+        "authenticated": True,
+        "scopes": ["authenticated", "a", "reports:read"],
+        "scheme": "key",
+        "same_identity": True,
     }
 
 
@@ -114,9 +123,7 @@ def test_own_chain_for_the_application(hub: authhub.AuthHub, alice: Any, authhub
     assert client.get("/whoami", headers=authhub_auth_headers(alice, "pass")).json()["scheme"] == "pass"
 
 
-def test_form_bodies_still_reach_the_application(
-    client: TestClient, alice: Any, authhub_auth_headers: Any
-) -> None:
+def test_form_bodies_still_reach_the_application(client: TestClient, alice: Any, authhub_auth_headers: Any) -> None:
     response = client.post("/form", data={"field": "kept"}, headers=authhub_auth_headers(alice, "pass"))
     assert response.json() == {"user": "alice", "body": "field=kept"}
 

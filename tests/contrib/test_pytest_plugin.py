@@ -1,0 +1,101 @@
+"""The pytest plugin's user and credential fixtures, in process and as an application's test suite uses them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import authhub
+
+
+def test_users_get_names_and_remembered_random_passwords(
+    hub: authhub.AuthHub, authhub_user: Any, authhub_auth_headers: Any
+) -> None:
+    first, second = authhub_user(hub=hub), authhub_user(hub=hub)
+    assert (first.username, second.username) == ("user1", "user2")
+    headers = authhub_auth_headers(first, "pass")
+    username, _, password = headers["Authorization"].removeprefix("Pass ").partition(":")
+    assert username == "user1"
+    assert len(password) >= 16
+    assert hub.users.check_password("user1", password) == first
+
+
+def test_made_credentials_authenticate_with_the_hub_the_user_was_made_in(
+    hub: authhub.AuthHub, authhub_user: Any, authhub_auth_headers: Any
+) -> None:
+    carol = authhub_user("carol", "secret-pw", hub=hub)
+    for scheme in ("key", "pass"):
+        request = authhub.Request("GET", "/", authhub_auth_headers(carol, scheme).items(), hub=hub)
+        assert (request.user.username, request.auth_scheme) == ("carol", scheme)
+
+
+def test_inactive_users_can_be_made(hub: authhub.AuthHub, authhub_user: Any, authhub_auth_headers: Any) -> None:
+    gone = authhub_user("gone", hub=hub, is_active=False)
+    request = authhub.Request("GET", "/", authhub_auth_headers(gone, "pass").items(), hub=hub)
+    with pytest.raises(authhub.AuthenticationFailed, match="User inactive or deleted."):
+        _ = request.user
+
+
+def test_a_scheme_without_the_hook_is_named_in_the_error(
+    hub: authhub.AuthHub, authhub_user: Any, authhub_auth_headers: Any
+) -> None:
+    dave = authhub_user("dave", hub=hub)
+    with pytest.raises(LookupError, match=r"scheme 'nope' cannot make test credentials.*can: key, pass"):
+        authhub_auth_headers(dave, "nope")
+
+
+def test_a_scheme_that_needs_the_password_says_so(hub: authhub.AuthHub, authhub_auth_headers: Any) -> None:
+    stranger = authhub.User(99, "stranger")  # not made by authhub_user: no password known
+    with pytest.raises(LookupError, match="made no credentials for 'stranger'"):
+        authhub_auth_headers(stranger, "pass", hub=hub)
+
+
+APP_TESTS = """
+import authhub
+import pytest
+
+
+class Header:
+    @authhub.hookimpl
+    def authenticate(self, request, hub):
+        name = request.headers.get_all("x-user")
+        return (hub.users.get_by_username(name[0]), None) if name else None
+
+    @authhub.hookimpl
+    def auth_headers(self, user):
+        return {"X-User": user.username}
+
+
+@pytest.fixture
+def hub(authhub_make_hub):
+    return authhub_make_hub(load_entry_points=False, plugins={"header": Header()}, schemes=["header"])
+
+
+def test_protected_view_in_a_line(hub, authhub_user, authhub_auth_headers):
+    headers = authhub_auth_headers(authhub_user("eve", hub=hub), "header")
+    request = authhub.Request("GET", "/", headers.items(), hub=hub)
+    assert request.user.username == "eve"
+
+
+def test_default_hub_is_ready(authhub_hub):
+    assert authhub_hub.users.list() == []
+"""
+
+
+def test_an_application_test_suite_gets_the_fixtures_from_the_entry_point(tmp_path: Path) -> None:
+    (tmp_path / "test_app.py").write_text(textwrap.dedent(APP_TESTS))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_app.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
