@@ -62,9 +62,10 @@ def verify(request: Request) -> Response:
     the challenges (403 when no scheme has one) when they are wrong or
     missing. The proxy copies those headers onto the request it passes on.
     """
+    assert request.hub is not None  # the reference server binds every request to its hub
     identity = request.hub.authenticate(forwarded_request(request))
     request.identity = identity
-    if not identity.is_authenticated:
+    if identity.scheme is None:
         raise NotAuthenticated()
     username = getattr(identity.user, "username", None)
     headers = [("X-Authhub-Scheme", identity.scheme), ("Cache-Control", "no-store")]

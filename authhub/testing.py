@@ -200,7 +200,7 @@ def authhub_auth_headers(
                 f"auth_headers; schemes that can: {', '.join(able) or 'none'}"
             )
         arguments = {"hub": hub, "user": user, "password": password}
-        headers = impl.function(*[arguments[name] for name in impl.argnames])
+        headers: Any = impl.function(*[arguments[name] for name in impl.argnames])
         if not headers:
             raise LookupError(f"scheme {scheme!r} made no credentials for {getattr(user, 'username', user)!r}")
         return dict(headers)

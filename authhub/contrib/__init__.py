@@ -6,7 +6,7 @@ Each submodule imports its framework, so import only the one you need:
 - :mod:`authhub.contrib.django` - ``AuthhubMiddleware`` setting ``request.user``
 - :mod:`authhub.contrib.drf` - ``AuthhubAuthentication`` for Django REST framework
 - :mod:`authhub.contrib.starlette` - ``AuthhubMiddleware`` feeding ``request.user``/``request.auth``
-- :mod:`authhub.contrib.fastapi` - ``Authhub`` dependencies shown in the OpenAPI document
+- :mod:`authhub.contrib.fastapi` - ``FastAPIAuth`` dependencies shown in the OpenAPI document
 
 This module only holds what the adapters share and imports no framework.
 """

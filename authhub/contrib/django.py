@@ -91,6 +91,11 @@ def authhub_request(request: HttpRequest, hub: AuthHub | None = None) -> Request
     return converted
 
 
+def _hub_of(request: Request) -> AuthHub:
+    assert request.hub is not None  # authhub_request always binds one
+    return request.hub
+
+
 def django_response(response: Response) -> HttpResponse:
     """An :class:`authhub.Response` as a Django ``HttpResponse``.
 
@@ -138,8 +143,7 @@ class AuthhubMiddleware:
         if not isinstance(exception, AuthhubError):
             return None
         converted = authhub_request(request)
-        schemes = getattr(request, "authhub_schemes", None)
-        return django_response(error_response(converted.hub, converted, exception, schemes))
+        return django_response(error_response(_hub_of(converted), converted, exception))
 
 
 def login_required(view: Callable[..., Any] | None = None, *, schemes: Sequence[str] | None = None) -> Any:
@@ -155,13 +159,14 @@ def login_required(view: Callable[..., Any] | None = None, *, schemes: Sequence[
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         converted = authhub_request(request)
+        hub = _hub_of(converted)
         try:
             if schemes is not None:
-                converted.identity = converted.hub.authenticate(converted, schemes)
+                converted.identity = hub.authenticate(converted, schemes)
             if not converted.identity.is_authenticated:
                 raise NotAuthenticated()
         except AuthhubError as error:
-            return django_response(error_response(converted.hub, converted, error, schemes))
+            return django_response(error_response(hub, converted, error, list(schemes or ()) or None))
         request.user = converted.user  # type: ignore[attr-defined]
         return view(request, *args, **kwargs)
 

@@ -47,7 +47,7 @@ class AuthhubAuthentication(BaseAuthentication):
             if self.schemes is None:
                 identity = converted.identity
             else:
-                identity = converted.hub.authenticate(converted, self.schemes)
+                identity = get_hub().authenticate(converted, self.schemes)
         except errors.AuthhubError as error:
             raise drf_error(error) from None
         if not identity.is_authenticated:

@@ -2,7 +2,7 @@
 
 ::
 
-    auth = Authhub(hub)
+    auth = FastAPIAuth(hub)
 
     @app.get("/me")
     def me(user=Depends(auth.user)): ...
@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import HTTPException, Security
-from fastapi.openapi.models import APIKey, APIKeyIn, HTTPBase, HTTPBearer
+from fastapi.openapi.models import APIKey, HTTPBase, HTTPBearer
 from fastapi.openapi.models import SecurityBase as SecuritySchemeModel
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
@@ -41,13 +41,13 @@ from authhub.hub import AuthHub
 from authhub.identity import Identity
 from authhub.request import RESPONSE_HEADERS, Request
 
-__all__ = ["Authhub", "SchemeSecurity", "openapi_model"]
+__all__ = ["FastAPIAuth", "SchemeSecurity", "openapi_model"]
 
 
 class SchemeSecurity(SecurityBase):
     """One scheme of the chain as FastAPI sees a security scheme: documentation only.
 
-    Resolving it does nothing; :class:`Authhub` runs the whole chain.
+    Resolving it does nothing; :class:`FastAPIAuth` runs the whole chain.
     """
 
     def __init__(self, name: str, model: SecuritySchemeModel) -> None:
@@ -65,16 +65,19 @@ def openapi_model(hub: AuthHub, scheme: str) -> SecuritySchemeModel:
     if scheme == "oauth":
         return HTTPBearer(description="authhub-oauth: an OAuth 2.0 access token (RFC 6750).")
     if scheme == "token":
-        return APIKey(
-            **{"in": APIKeyIn.header}, name="Authorization", description="authhub-token: `Authorization: Token <key>`."
-        )
+        return _api_key("header", "Authorization", "authhub-token: `Authorization: Token <key>`.")
     if scheme == "session":
         cookie = hub.settings.section("session").get("cookie_name", "authhub_session")
-        return APIKey(**{"in": APIKeyIn.cookie}, name=cookie, description="authhub-session: the session cookie.")
-    return APIKey(**{"in": APIKeyIn.header}, name="Authorization", description=f"authhub scheme {scheme!r}.")
+        return _api_key("cookie", cookie, "authhub-session: the session cookie.")
+    return _api_key("header", "Authorization", f"authhub scheme {scheme!r}.")
 
 
-class Authhub:
+def _api_key(where: str, name: str, description: str) -> APIKey:
+    # "in" is a Python keyword: the model takes it by its alias.
+    return APIKey.model_validate({"in": where, "name": name, "description": description})
+
+
+class FastAPIAuth:
     """FastAPI dependencies on one chain of a hub.
 
     :param hub: the :class:`AuthHub` whose chain runs.
@@ -92,9 +95,10 @@ class Authhub:
     ) -> None:
         self.hub = hub
         self.schemes = list(schemes) if schemes is not None else None
-        names = self.schemes if self.schemes is not None else list(hub.schemes)
+        #: The scheme names of the chain, in order.
+        self.names = tuple(self.schemes) if self.schemes is not None else hub.schemes
         models = dict(openapi or {})
-        self.security = [SchemeSecurity(name, models.get(name) or openapi_model(hub, name)) for name in names]
+        self.security = [SchemeSecurity(name, models.get(name) or openapi_model(hub, name)) for name in self.names]
         #: Dependency: the authenticated user (401/403 otherwise); scopes via ``Security(auth.user, scopes=...)``.
         self.user = _UserDependency(self)
 
@@ -119,10 +123,10 @@ class Authhub:
 
     async def _identity(self, request: StarletteRequest) -> Identity:
         scope = request.scope
-        if self.schemes is None and "authhub.identity" in scope:
+        if scope.get("authhub.chain") == (self.hub, self.names):
             return scope["authhub.identity"]  # AuthhubMiddleware ran the same chain
         known: dict[Any, Identity] = scope.setdefault("authhub.identities", {})
-        key = None if self.schemes is None else tuple(self.schemes)
+        key = (self.hub, self.names)
         if key not in known:
             converted = _authhub_request(request, self.hub)
             known[key] = await self.hub.aauthenticate(converted, self.schemes)
@@ -145,7 +149,7 @@ def _authhub_request(request: StarletteRequest, hub: AuthHub) -> Request:
 class _UserDependency:
     """``auth.user``: the authenticated user holding the scopes the route asks for."""
 
-    def __init__(self, auth: Authhub) -> None:
+    def __init__(self, auth: FastAPIAuth) -> None:
         self._auth = auth
         keyword = inspect.Parameter.KEYWORD_ONLY
         parameters = [

@@ -88,7 +88,7 @@ class AuthhubMiddleware:
             await self.app(scope, receive, send)
 
     async def _with_identity(self, scope: Scope, receive: Receive, send: Send) -> None:
-        _fill(scope, scope["authhub.identity"])
+        _fill(scope, scope["authhub.identity"], self.hub, self.schemes)
         await self.app(scope, receive, send)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -103,13 +103,15 @@ class AuthhubMiddleware:
         request.identity = identity
         scope["authhub.request"] = request
         scope["authhub.identity"] = identity
-        _fill(scope, identity)
+        _fill(scope, identity, self.hub, self.schemes)
         await self.app(scope, receive, send)
 
 
-def _fill(scope: Scope, identity: Identity) -> None:
+def _fill(scope: Scope, identity: Identity, hub: AuthHub, schemes: Sequence[str] | None) -> None:
     scope["user"] = identity.user
     scope["auth"] = AuthhubCredentials(identity)
+    # Which hub and chain found it, so FastAPI dependencies on the same chain reuse it.
+    scope["authhub.chain"] = (hub, tuple(schemes) if schemes is not None else hub.schemes)
 
 
 def identity_of(connection: HTTPConnection) -> Identity:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -143,3 +144,14 @@ def test_real_token_plugin_protects_a_django_view(
         response = client.get("/private", headers=authhub_auth_headers(bob, "token"))
     assert response.status_code == 200
     assert response.json() == {"user": "bob"}
+
+
+def test_under_asgi_too(hub: authhub.AuthHub, alice: Any, authhub_auth_headers: Any) -> None:
+    from django.test import AsyncClient
+
+    async def ask() -> Any:
+        return await AsyncClient().get("/whoami", headers=authhub_auth_headers(alice, "key"))
+
+    with override_settings(AUTHHUB=hub, ROOT_URLCONF=URLS):
+        response = asyncio.run(ask())
+    assert response.json() == {"user": "alice", "authenticated": True, "scheme": "key"}

@@ -11,14 +11,14 @@ from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
 import authhub
-from authhub.contrib.fastapi import Authhub
+from authhub.contrib.fastapi import FastAPIAuth
 from authhub.contrib.starlette import AuthhubMiddleware
 from authhub.request import RESPONSE_HEADERS
 
 
 def make_app(hub: authhub.AuthHub, *, middleware: bool = False, **options: Any) -> FastAPI:
     app = FastAPI(middleware=[Middleware(AuthhubMiddleware, hub=hub)] if middleware else [])
-    auth = Authhub(hub, **options)
+    auth = FastAPIAuth(hub, **options)
 
     @app.get("/me")
     def me(user: Any = Depends(auth.user)) -> dict[str, Any]:
@@ -150,6 +150,16 @@ def test_with_the_starlette_middleware_the_chain_runs_once(
     assert counter.outcomes == 1
 
 
+def test_a_middleware_on_another_chain_is_not_reused(
+    hub: authhub.AuthHub, alice: Any, authhub_auth_headers: Any
+) -> None:
+    app = make_app(hub)
+    app.add_middleware(AuthhubMiddleware, hub=hub, schemes=["pass"])
+    client = TestClient(app)
+    # The middleware's chain does not know keys (anonymous); the dependency's does.
+    assert client.get("/me", headers=authhub_auth_headers(alice, "key")).json() == {"user": "alice"}
+
+
 def test_headers_a_scheme_asks_for_reach_the_response(authhub_make_hub: Any, authhub_user: Any) -> None:
     class Refreshing:
         @authhub.hookimpl
@@ -176,3 +186,14 @@ def test_real_token_plugin_protects_a_fastapi_app(
     document = client.get("/openapi.json").json()
     assert document["components"]["securitySchemes"]["token"]["type"] == "apiKey"
     assert document["paths"]["/me"]["get"]["security"] == [{"token": []}]
+
+
+def test_real_token_scopes_meet_the_routes_scopes(token_hub: authhub.AuthHub, authhub_user: Any) -> None:
+    from authhub_token.api import create_token
+
+    client = TestClient(make_app(token_hub))
+    authhub_user("bob", hub=token_hub)
+    plain = create_token(token_hub, "bob", name="plain").key
+    reader = create_token(token_hub, "bob", name="reader", scopes=["reports:read"]).key
+    assert client.get("/reports", headers={"Authorization": f"Token {plain}"}).status_code == 403
+    assert client.get("/reports", headers={"Authorization": f"Token {reader}"}).json() == {"user": "bob"}

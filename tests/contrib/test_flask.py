@@ -152,3 +152,16 @@ def test_real_token_plugin_protects_a_flask_view(
     response = client.get("/private", headers=authhub_auth_headers(bob, "token"))
     assert response.status_code == 200
     assert response.json["user"] == "bob"
+
+
+def test_real_token_and_basic_plugins_in_one_chain(
+    authhub_make_hub: Any, authhub_user: Any, authhub_auth_headers: Any
+) -> None:
+    hub = authhub_make_hub(schemes=["token", "basic"])
+    client = make_app(hub).test_client()
+    carol = authhub_user("carol", hub=hub)
+    refused = client.get("/private")
+    assert [line.split()[0] for line in refused.headers.getlist("WWW-Authenticate")] == ["Token", "Basic"]
+    for scheme in ("token", "basic"):
+        response = client.get("/open", headers=authhub_auth_headers(carol, scheme))
+        assert response.json == {"user": "carol", "scheme": scheme}

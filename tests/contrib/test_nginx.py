@@ -137,7 +137,7 @@ def start_upstream() -> tuple[ThreadingHTTPServer, Upstream]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    upstream.url = "127.0.0.1:%d" % server.server_address[1]
+    upstream.url = f"127.0.0.1:{server.server_address[1]}"
     return server, upstream
 
 

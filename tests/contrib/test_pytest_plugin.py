@@ -25,6 +25,11 @@ def test_users_get_names_and_remembered_random_passwords(
     assert hub.users.check_password("user1", password) == first
 
 
+def test_without_a_hub_users_go_to_authhub_hub(authhub_hub: authhub.AuthHub, authhub_user: Any) -> None:
+    frank = authhub_user("frank")
+    assert authhub_hub.users.get_by_username("frank") == frank
+
+
 def test_made_credentials_authenticate_with_the_hub_the_user_was_made_in(
     hub: authhub.AuthHub, authhub_user: Any, authhub_auth_headers: Any
 ) -> None:

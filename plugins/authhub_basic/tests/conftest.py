@@ -18,17 +18,19 @@ def basic(user_id: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user_id}:{password}".encode()).decode("ascii")
 
 
-def request(hub: authhub.AuthHub, authorization: str | None = None, **headers: str) -> authhub.Request:
+def request(
+    hub: authhub.AuthHub, authorization: str | None = None, *, client: str = "127.0.0.1", **headers: str
+) -> authhub.Request:
     items = [(name.replace("_", "-"), value) for name, value in headers.items()]
     if authorization is not None:
         items.append(("Authorization", authorization))
-    return authhub.Request("GET", "/whoami", items, hub=hub)
+    return authhub.Request("GET", "/whoami", items, hub=hub, client=client)
 
 
-def refusal(hub: authhub.AuthHub, authorization: str) -> authhub.AuthhubError:
+def refusal(hub: authhub.AuthHub, authorization: str, *, client: str = "127.0.0.1") -> authhub.AuthhubError:
     """The error the hub's chain raises for ``authorization`` (fails the test if it does not raise)."""
     with pytest.raises(authhub.AuthhubError) as caught:
-        hub.authenticate(request(hub, authorization))
+        hub.authenticate(request(hub, authorization, client=client))
     return caught.value
 
 

@@ -19,7 +19,6 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 import authhub
-
 from authhub_basic.cache import CredentialCache
 from authhub_basic.credentials import Credentials, basic_token, decode_token, encode_credentials
 from authhub_basic.scheme import SETTINGS, BasicScheme, challenge_for

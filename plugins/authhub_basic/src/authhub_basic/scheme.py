@@ -6,10 +6,9 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from authhub import ConfigurationError, Setting
-
+from authhub import AuthenticationFailed, ConfigurationError, Setting
 from authhub_basic.cache import CredentialCache
-from authhub_basic.credentials import basic_token, decode_token
+from authhub_basic.credentials import Credentials, basic_token, decode_token
 
 if TYPE_CHECKING:
     from authhub import AuthHub, Request
@@ -18,7 +17,7 @@ SETTINGS: dict[str, Setting] = {
     "realm": Setting("api", help="The realm named in the WWW-Authenticate challenge."),
     "cache_ttl": Setting(0.0, kind=float,
                          help="Seconds a verified user:password stays cached in this process; 0 turns the cache off."),
-    "cache_size": Setting(1024, kind=int, help="The most verified credentials the cache keeps."),
+    "cache_size": Setting(10000, kind=int, help="The most verified credentials the cache keeps."),
     "max_header_size": Setting(8192, kind=int,
                                help="Longest Basic Authorization header (characters) read; longer ones are refused."),
 }
@@ -43,7 +42,7 @@ class BasicScheme:
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self.settings = settings
-        self.challenge = challenge_for(settings["realm"])
+        challenge_for(settings["realm"])  # refuses a realm that cannot go into a header
         self.max_header_size: int = settings["max_header_size"]
         if self.max_header_size < 16:
             raise ConfigurationError(f"basic.max_header_size: must be at least 16, got {self.max_header_size}")
@@ -70,7 +69,7 @@ class BasicScheme:
                 return user, None
             generation = cache.generation
         credentials = decode_token(token)
-        user = hub.users.check_password(credentials.user_id, credentials.password)
+        user = check_password(request, hub, credentials)
         if cache is not None and key is not None:
             cache.put(key, user, _usernames(credentials.user_id, user), generation)
         return user, None
@@ -82,6 +81,24 @@ class BasicScheme:
 
     def __repr__(self) -> str:
         return f"<BasicScheme realm={self.settings['realm']!r} cache={self.cache!r}>"
+
+
+def check_password(request: Request, hub: AuthHub, credentials: Credentials) -> Any:
+    """The user, from the hub's user store, behind the hub's lockout for ``user:<user-id>``.
+
+    :raises TooManyRequests: while the user, the client address or the pair is locked out.
+    :raises AuthenticationFailed: wrong password, unknown or inactive user (counted as a failure).
+    """
+    lockout = hub.lockout
+    subject = f"user:{credentials.user_id}"
+    lockout.check(request, subject)
+    try:
+        user = hub.users.check_password(credentials.user_id, credentials.password)
+    except AuthenticationFailed:
+        lockout.failed(request, subject)
+        raise
+    lockout.succeeded(request, subject)
+    return user
 
 
 def _usernames(user_id: str, user: Any) -> frozenset[str]:

@@ -55,9 +55,10 @@ class CookiePolicy:
             parts.append("Secure")
         return parts
 
-    def set_cookie(self, value: str, max_age: int, request: Request | None) -> tuple[str, str]:
-        """The ``Set-Cookie`` line that stores ``value`` for ``max_age`` seconds."""
-        return "Set-Cookie", "; ".join([f"{self.name}={value}", f"Max-Age={max_age}", *self._attributes(request)])
+    def set_cookie(self, value: str, max_age: int | None, request: Request | None) -> tuple[str, str]:
+        """The ``Set-Cookie`` line storing ``value`` for ``max_age`` seconds (``None``: until the browser closes)."""
+        lifetime = [] if max_age is None else [f"Max-Age={max_age}"]
+        return "Set-Cookie", "; ".join([f"{self.name}={value}", *lifetime, *self._attributes(request)])
 
     def clear_cookie(self, request: Request | None) -> tuple[str, str]:
         """The ``Set-Cookie`` line that makes the browser drop the cookie."""

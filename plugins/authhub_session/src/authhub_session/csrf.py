@@ -36,7 +36,7 @@ def mask(secret: str) -> str:
     """A token for ``secret`` that differs on every call (86 characters)."""
     raw = _decode(secret)
     pad = secrets.token_bytes(len(raw))
-    return _encode(pad + bytes(a ^ b for a, b in zip(raw, pad)))
+    return _encode(pad + _xor(raw, pad))
 
 
 def matches(token: str, secret: str) -> bool:
@@ -48,7 +48,11 @@ def matches(token: str, secret: str) -> bool:
     if len(raw) != 2 * SECRET_BYTES:
         return False
     pad, masked = raw[:SECRET_BYTES], raw[SECRET_BYTES:]
-    return hmac.compare_digest(bytes(a ^ b for a, b in zip(masked, pad)), _decode(secret))
+    return hmac.compare_digest(_xor(masked, pad), _decode(secret))
+
+
+def _xor(data: bytes, pad: bytes) -> bytes:
+    return (int.from_bytes(data, "big") ^ int.from_bytes(pad, "big")).to_bytes(len(data), "big")
 
 
 def _encode(raw: bytes) -> str:

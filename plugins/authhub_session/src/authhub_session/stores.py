@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from authhub import StoreUnavailable, User
 from authhub.store import Base
 from authhub.users import UserRecord
+from authhub_session.driver import DriverQuery
 
 if TYPE_CHECKING:
     from authhub import AuthHub
@@ -52,8 +53,8 @@ class SessionData:
 class SessionStore(Protocol):
     """What the session scheme needs from a store."""
 
-    def add(self, session: SessionData, lifetime: int) -> None:
-        """Keep ``session``; ``lifetime`` (seconds) bounds how long it may be kept."""
+    def add(self, session: SessionData, keep_for: int) -> None:
+        """Keep ``session``; it need not be kept beyond ``keep_for`` seconds."""
 
     def get(self, digest: str) -> SessionData | None:
         """The session stored under ``digest``, ``None`` when there is none."""
@@ -107,17 +108,17 @@ class SQLSessionStore:
         columns = [_SESSIONS.c.digest, _SESSIONS.c.user_id, _SESSIONS.c.csrf_secret,
                    _SESSIONS.c.created_at, _SESSIONS.c.last_seen_at]
         if join_users:
-            # One round trip per request instead of two: this query runs on
-            # every request a browser makes.
-            self._select = (
+            # One round trip per request instead of two.
+            select = (
                 sa.select(*columns, _USERS.c.username, _USERS.c.is_active)
                 .select_from(_SESSIONS.join(_USERS, _USERS.c.id == _SESSIONS.c.user_id))
                 .where(_SESSIONS.c.digest == sa.bindparam("digest"))
             )
         else:
-            self._select = sa.select(*columns).where(_SESSIONS.c.digest == sa.bindparam("digest"))
+            select = sa.select(*columns).where(_SESSIONS.c.digest == sa.bindparam("digest"))
+        self._select = DriverQuery(select)
 
-    def add(self, session: SessionData, lifetime: int) -> None:
+    def add(self, session: SessionData, keep_for: int) -> None:
         with self._hub.store.connect() as connection:
             connection.execute(_SESSIONS.insert().values(
                 digest=session.digest, user_id=session.user_id, csrf_secret=session.csrf_secret,
@@ -125,13 +126,11 @@ class SQLSessionStore:
             ))
 
     def get(self, digest: str) -> SessionData | None:
-        with self._hub.store.connect() as connection:
-            row = connection.execute(self._select, {"digest": digest}).first()
+        row = self._select.first(self._hub.store.engine, {"digest": digest})
         if row is None:
             return None
-        user = User(row.user_id, row.username, row.is_active) if self._join_users else None
-        return SessionData(row.digest, row.user_id, row.csrf_secret, _aware(row.created_at),
-                           _aware(row.last_seen_at), user=user)
+        user = User(row[1], row[5], bool(row[6])) if self._join_users else None
+        return SessionData(row[0], row[1], row[2], _timestamp(row[3]), _timestamp(row[4]), user=user)
 
     def touch(self, session: SessionData, when: dt.datetime, keep_for: int) -> None:
         with self._hub.store.connect() as connection:
@@ -154,18 +153,25 @@ class SQLSessionStore:
             ))).rowcount
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    # SQLite hands timestamps back without their zone; they were written in UTC.
+def _timestamp(value: dt.datetime | str) -> dt.datetime:
+    # SQLite's driver hands back the text SQLAlchemy wrote, without its zone: it was UTC.
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
 
 
 # -- Redis --------------------------------------------------------------------------
 
 
+# KEYS: the session hash, the user's index. ARGV: last seen, seconds to keep, the digest.
 _TOUCH = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HSET', KEYS[1], 'last_seen_at', ARGV[1])
   redis.call('EXPIRE', KEYS[1], ARGV[2])
+  redis.call('SADD', KEYS[2], ARGV[3])
+  if redis.call('TTL', KEYS[2]) < tonumber(ARGV[2]) then
+    redis.call('EXPIRE', KEYS[2], ARGV[2])
+  end
   return 1
 end
 return 0
@@ -205,7 +211,7 @@ class RedisSessionStore:
         except self._errors as exc:
             raise StoreUnavailable() from exc
 
-    def add(self, session: SessionData, lifetime: int) -> None:
+    def add(self, session: SessionData, keep_for: int) -> None:
         key = self._session_key(session.digest)
         with self._unavailable_as_503(), self._redis.pipeline() as pipe:
             pipe.hset(key, mapping={
@@ -215,11 +221,11 @@ class RedisSessionStore:
                 "created_at": repr(session.created_at.timestamp()),
                 "last_seen_at": repr(session.last_seen_at.timestamp()),
             })
-            pipe.expire(key, max(1, lifetime))
+            pipe.expire(key, max(1, keep_for))
             pipe.sadd(self._user_key(session.user_id), session.digest)
-            # The index lives as long as the user's newest session can.
-            pipe.expire(self._user_key(session.user_id), max(1, lifetime), gt=True)
-            pipe.expire(self._user_key(session.user_id), max(1, lifetime), nx=True)
+            # The index lives as long as the user's longest-lived session.
+            pipe.expire(self._user_key(session.user_id), max(1, keep_for), gt=True)
+            pipe.expire(self._user_key(session.user_id), max(1, keep_for), nx=True)
             pipe.execute()
 
     def get(self, digest: str) -> SessionData | None:
@@ -239,8 +245,8 @@ class RedisSessionStore:
         # Atomic, so a session that expired or was deleted in between is not
         # brought back as a hash without its other fields.
         with self._unavailable_as_503():
-            self._touch(keys=[self._session_key(session.digest)],
-                        args=[repr(when.timestamp()), max(1, math.ceil(keep_for))])
+            self._touch(keys=[self._session_key(session.digest), self._user_key(session.user_id)],
+                        args=[repr(when.timestamp()), max(1, math.ceil(keep_for)), session.digest])
 
     def delete(self, digest: str) -> None:
         key = self._session_key(digest)

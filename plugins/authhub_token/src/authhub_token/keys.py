@@ -34,17 +34,13 @@ def generate_key() -> str:
 
 def is_well_formed(key: str) -> bool:
     """Whether ``key`` has the prefix, the length and a matching checksum (no database involved)."""
-    return checked_digest(key) is not None
+    return key.isascii() and has_valid_checksum(key.encode("ascii"))
 
 
-def checked_digest(key: str) -> bytes | None:
-    """The digest of ``key`` when it is well formed, else ``None`` (the request path's one call)."""
-    if len(key) != KEY_LENGTH or not key.startswith(PREFIX) or not key.isascii():
-        return None
-    raw = key.encode("ascii")
-    if _checksum(raw[:-CHECKSUM_LENGTH]) != key[-CHECKSUM_LENGTH:]:
-        return None
-    return hashlib.sha256(raw).digest()
+def has_valid_checksum(raw: bytes) -> bool:
+    """:func:`is_well_formed` for a key already encoded (the request path's form)."""
+    return (len(raw) == KEY_LENGTH and raw.startswith(_PREFIX_BYTES)
+            and b"%08x" % zlib.crc32(raw[:-CHECKSUM_LENGTH]) == raw[-CHECKSUM_LENGTH:])
 
 
 def digest(key: str) -> bytes:
@@ -61,3 +57,6 @@ def digest(key: str) -> bytes:
 
 def _checksum(body: bytes) -> str:
     return f"{zlib.crc32(body):08x}"
+
+
+_PREFIX_BYTES = PREFIX.encode("ascii")

@@ -57,8 +57,8 @@ class BaseToken(Base):
         self.key = key  # type: ignore[misc]  # an instance value shadowing the class default
 
     def __repr__(self) -> str:
-        identity = ", ".join(f"{column.name}={getattr(self, column.key, None)!r}"
-                             for column in self.__table__.primary_key.columns)
+        identity = ", ".join(f"{column.name}={getattr(self, str(column.key), None)!r}"
+                             for column in sa.inspect(type(self)).primary_key)
         return f"<{type(self).__name__} {identity} user_id={self.user_id!r} revoked={self.revoked!r}>"
 
 

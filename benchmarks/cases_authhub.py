@@ -1,0 +1,324 @@
+"""authhub's own cases: the schemes on the 10,000-user database, the chain, the middleware.
+
+Scheme cases build a fresh :class:`authhub.Request` for every call (as a
+server does) and read ``request.user``: the chain runs with the installed
+plugin as the only configured scheme, settings at their defaults unless
+the case says otherwise.
+
+Core cases need no plugin: tiny schemes registered in code with
+``AuthHub(plugins=..., load_entry_points=False)``.
+"""
+
+from __future__ import annotations
+
+import base64
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import argon2
+from fixtures import PASSWORD, USERNAME
+from harness import Case
+
+import authhub
+from authhub import AuthHub, Request
+from authhub.asgi import AuthMiddleware as ASGIAuthMiddleware
+from authhub.wsgi import AuthMiddleware as WSGIAuthMiddleware
+
+GROUP = "authhub"
+TINY_USER = authhub.User(1, "bench")
+TINY_KEY = "tiny-secret-key"
+CHEAP_USER = "bench-cheap"
+#: What a tiny scheme "looks up": the least a real scheme could do.
+TINY_TOKENS = {TINY_KEY: TINY_USER}
+
+
+def hub_for(run_dir: Path, database: Path, *, schemes: list[str], **settings: Any) -> AuthHub:
+    """A hub on ``database`` with the installed plugins, ``schemes`` as its chain, nothing read from the machine."""
+    settings.setdefault("database_url", f"sqlite:///{database}")
+    return AuthHub(directory=run_dir, environ={}, schemes=schemes, **settings)
+
+
+def request_call(hub: AuthHub, headers: list[tuple[str, str]], *, method: str = "GET",
+                 expect: str = USERNAME) -> Callable[[], Any]:
+    """One request with ``headers``, authenticated: the case's unit of work."""
+    user = Request(method, "/", headers, hub=hub).user
+    assert getattr(user, "username", None) == expect, f"expected {expect!r}, got {user!r}"
+
+    def call() -> Any:
+        return Request(method, "/", headers, hub=hub).user
+
+    return call
+
+
+# -- tiny schemes ----------------------------------------------------------------------------
+
+
+def tiny_scheme(name: str, answers: bool, *, is_async: bool = False) -> types.ModuleType:
+    """A scheme module: the answering one finds its key in a dict, the others find nothing of their kind."""
+    module = types.ModuleType(f"bench_scheme_{name}")
+    if answers:
+        def authenticate(request: Request) -> Any:
+            header = request.authorization
+            if header is None or not header.startswith("Token "):
+                return None
+            user = TINY_TOKENS.get(header[6:])
+            if user is None:
+                raise authhub.AuthenticationFailed()
+            return user, None
+
+        async def aauthenticate(request: Request) -> Any:
+            return authenticate(request)
+
+        module.authenticate = authhub.hookimpl(aauthenticate if is_async else authenticate)
+    else:
+        def passes(request: Request) -> None:
+            return None
+
+        module.authenticate = authhub.hookimpl(passes)
+    return module
+
+
+def tiny_hub(count: int, run_dir: Path, *, is_async: bool = False) -> AuthHub:
+    """A hub whose chain has ``count`` tiny schemes; only the last one answers."""
+    names = [f"s{index}" for index in range(count)]
+    plugins = {name: tiny_scheme(name, index == count - 1, is_async=is_async) for index, name in enumerate(names)}
+    return AuthHub(directory=run_dir, environ={}, database_url="sqlite://", load_entry_points=False, plugins=plugins,
+                   schemes=names)
+
+
+def chain_dispatch(count: int, run_dir: Path) -> Case:
+    hub = tiny_hub(count, run_dir)
+    request = Request("GET", "/", [("authorization", f"Token {TINY_KEY}")], hub=hub)
+    assert hub.authenticate(request).user is TINY_USER
+    return Case(f"authhub chain dispatch x{count}", GROUP, lambda: hub.authenticate(request),
+                note="last scheme answers; same request object")
+
+
+# -- middleware over a trivial application -----------------------------------------------------
+
+
+def _start_response(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> None:
+    return None
+
+
+def trivial_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"ok"]
+
+
+def trivial_wsgi_reading_user(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    user = environ["authhub.request"].user
+    assert user is TINY_USER
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"ok"]
+
+
+def wsgi_environ() -> dict[str, Any]:
+    return {
+        "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/", "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1:8000", "HTTP_AUTHORIZATION": f"Token {TINY_KEY}",
+        "HTTP_ACCEPT": "*/*", "HTTP_USER_AGENT": "bench", "wsgi.url_scheme": "http", "wsgi.input": None,
+        "wsgi.errors": None, "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+
+
+def wsgi_calls(app: Callable[..., Any]) -> Callable[[], Any]:
+    base = wsgi_environ()
+
+    def call() -> Any:
+        return b"".join(app(dict(base), _start_response))
+
+    assert call() == b"ok"
+    return call
+
+
+def wsgi_middleware(run_dir: Path) -> list[Case]:
+    hub = tiny_hub(1, run_dir)
+    return [
+        Case("WSGI trivial app, bare", GROUP, wsgi_calls(trivial_wsgi)),
+        Case("WSGI trivial app + authhub AuthMiddleware", GROUP,
+             wsgi_calls(WSGIAuthMiddleware(trivial_wsgi_reading_user, hub)),
+             note="app reads request.user; tiny dict scheme"),
+    ]
+
+
+# ASGI
+
+
+async def trivial_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def trivial_asgi_reading_user(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    assert scope["authhub.identity"].user is TINY_USER
+    await trivial_asgi(scope, receive, send)
+
+
+def asgi_scope() -> dict[str, Any]:
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+        "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"authorization", f"Token {TINY_KEY}".encode()),
+                    (b"accept", b"*/*"), (b"user-agent", b"bench")],
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+    }
+
+
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _send(message: Any) -> None:
+    return None
+
+
+def asgi_calls(app: Callable[..., Any]) -> Callable[[], Any]:
+    base = asgi_scope()
+
+    def call() -> Any:
+        return app(dict(base), _receive, _send)
+
+    return call
+
+
+def asgi_middleware(run_dir: Path) -> list[Case]:
+    async_hub = tiny_hub(1, run_dir, is_async=True)
+    sync_hub = tiny_hub(1, run_dir)
+    return [
+        Case("ASGI trivial app, bare", GROUP, asgi_calls(trivial_asgi), is_async=True),
+        Case("ASGI trivial app + authhub AuthMiddleware (async scheme)", GROUP,
+             asgi_calls(ASGIAuthMiddleware(trivial_asgi_reading_user, async_hub)), is_async=True,
+             note="tiny coroutine scheme: runs in the event loop"),
+        Case("ASGI trivial app + authhub AuthMiddleware (plain scheme)", GROUP,
+             asgi_calls(ASGIAuthMiddleware(trivial_asgi_reading_user, sync_hub)), is_async=True,
+             note="tiny plain scheme: runs in a worker thread (asyncio.to_thread)"),
+    ]
+
+
+# -- the schemes ----------------------------------------------------------------------------------
+
+
+def token(run_dir: Path, database: Path, key: str) -> list[Case]:
+    headers = [("host", "api.example"), ("authorization", f"Token {key}")]
+    plain = hub_for(run_dir, database, schemes=["token"])
+    cached = hub_for(run_dir, database, schemes=["token"], token={"cache_ttl": 300.0})
+    return [
+        Case("authhub token", GROUP, request_call(plain, headers), note="SHA-256 digest, one indexed query"),
+        Case("authhub token + cache", GROUP, request_call(cached, headers), note="token.cache_ttl = 300"),
+    ]
+
+
+def _basic_headers(username: str) -> list[tuple[str, str]]:
+    encoded = base64.b64encode(f"{username}:{PASSWORD}".encode()).decode()
+    return [("host", "api.example"), ("authorization", f"Basic {encoded}")]
+
+
+def basic(run_dir: Path, database: Path) -> list[Case]:
+    """Basic with the real argon2 parameters (the benchmark user's hash was made with them)."""
+    hub = hub_for(run_dir, database, schemes=["basic"])
+    return [Case("authhub basic", GROUP, request_call(hub, _basic_headers(USERNAME)), iterations=2, repeats=5,
+                 note="argon2id t=3 m=64MiB p=4")]
+
+
+def basic_overhead(run_dir: Path, database: Path) -> list[Case]:
+    """Basic's cost beyond argon2, and its cache.
+
+    On a 2-core machine an argon2 verify with the real parameters varies by
+    milliseconds from one call to the next, which hides a 50 µs target. So
+    the cost *around* argon2 is measured with a user whose hash has the
+    cheapest parameters, beside a bare verify of that same hash.
+    """
+    cheap = {"password_time_cost": 1, "password_memory_cost": 8, "password_parallelism": 1}
+    hub = hub_for(run_dir, database, schemes=["basic"], **cheap)
+    if hub.users.get_by_username(CHEAP_USER) is None:
+        hub.users.create(CHEAP_USER, PASSWORD)
+    hasher = argon2.PasswordHasher(type=argon2.Type.ID, time_cost=1, memory_cost=8, parallelism=1)
+    stored = hasher.hash(PASSWORD)
+    cached = hub_for(run_dir, database, schemes=["basic"], basic={"cache_ttl": 300.0})
+    return [
+        Case("floor: argon2-cffi verify, cheapest parameters", "floor", lambda: hasher.verify(stored, PASSWORD),
+             note="t=1 m=8KiB p=1"),
+        Case("authhub basic, cheapest argon2 parameters", GROUP,
+             request_call(hub, _basic_headers(CHEAP_USER), expect=CHEAP_USER), note="t=1 m=8KiB p=1"),
+        Case("authhub basic + cache", GROUP, request_call(cached, _basic_headers(USERNAME)),
+             note="basic.cache_ttl = 300"),
+    ]
+
+
+def session(run_dir: Path, database: Path) -> Case:
+    from authhub_session.sessions import sessions_of
+
+    hub = hub_for(run_dir, database, schemes=["session"])
+    user = hub.users.get_by_username(USERNAME)
+    sessions = sessions_of(hub)
+    session_id, _ = sessions.start(user)
+    headers = [("host", "api.example"), ("cookie", f"csrftoken=abc; {sessions.cookie.name}={session_id}")]
+    return Case("authhub session", GROUP, request_call(hub, headers), note="GET; cookie parsed, one joined query")
+
+
+def oauth(run_dir: Path, database: Path) -> list[Case]:
+    """Bearer tokens: opaque ones this server issued (10,000 in the table), and RFC 9068 JWTs (RS256)."""
+    import authhub_oauth
+
+    opaque = hub_for(run_dir, database, schemes=["oauth"])
+    user = opaque.users.get_by_username(USERNAME)
+    opaque_headers = [("host", "api.example"), *authhub_oauth.auth_headers(opaque, user).items()]
+    _fill_oauth_tokens(database, authhub_oauth.TEST_CLIENT_ID)
+    jwks, token = _jwt_material(run_dir)
+    jwt_hub = hub_for(run_dir, database, schemes=["oauth"], oauth={
+        "token_source": "jwt", "jwks": str(jwks), "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE,
+    })
+    return [
+        Case("authhub oauth opaque bearer", GROUP, request_call(opaque, opaque_headers),
+             note="Authlib ResourceProtector; digest lookup; 10,000 tokens"),
+        Case("authhub oauth JWT bearer", GROUP,
+             request_call(jwt_hub, [("host", "api.example"), ("authorization", f"Bearer {token}")]),
+             note="RS256 (2048-bit), RFC 9068 claims, JWKS file"),
+    ]
+
+
+ISSUER = "https://issuer.example"
+AUDIENCE = "https://api.example"
+
+
+def _fill_oauth_tokens(database: Path, client_id: str) -> None:
+    """9,999 more access tokens of other users, so the table is the size of the others'."""
+    import datetime as dt
+    import os
+    import sqlite3
+
+    now = dt.datetime.now(dt.timezone.utc)
+    later = (now + dt.timedelta(days=30)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    issued = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(database) as connection:
+        if connection.execute("SELECT count(*) FROM oauth_token").fetchone()[0] >= 10_000:
+            return
+        connection.executemany(
+            "INSERT INTO oauth_token (access_token_digest, client_id, user_id, scope, family_id, issued_at, "
+            "expires_at) VALUES (?, ?, ?, '', ?, ?, ?)",
+            ((os.urandom(32).hex(), client_id, i, os.urandom(16).hex(), issued, later) for i in range(2, 10_001)))
+    connection.close()
+
+
+def _jwt_material(run_dir: Path) -> tuple[Path, str]:
+    """A JWKS file with one RSA key, and an access token for the benchmark user signed with it."""
+    import json
+    import time
+    import uuid
+
+    from joserfc import jwt
+    from joserfc.jwk import KeySet, RSAKey
+
+    key = RSAKey.generate_key(2048, parameters={"kid": "bench-key", "use": "sig", "alg": "RS256"})
+    jwks = run_dir / "jwks.json"
+    jwks.write_text(json.dumps(KeySet([key]).as_dict(private=False)))
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": USERNAME, "client_id": "bench-client", "iat": now,
+              "exp": now + 3600, "jti": uuid.uuid4().hex, "scope": "read write"}
+    token = jwt.encode({"alg": "RS256", "typ": "at+jwt", "kid": "bench-key"}, claims, key)
+    return jwks, token

@@ -1,0 +1,166 @@
+"""Over HTTP: ``authhub serve`` (the reference app under waitress) on loopback, with and without a token.
+
+The server is the real command, ``python -m authhub serve``, on the
+run's copy of the 10,000-user database with the token scheme as its chain
+and its default 8 threads. The load is ``wrk`` (Debian's package) with one
+thread and 8 connections, or a small Python generator when ``wrk`` is not
+installed; every load is bounded in time and only ever sent to 127.0.0.1.
+Authenticated and unauthenticated rounds alternate (A B A B) after a
+warm-up, and each kind's requests/s is the mean of its rounds.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from memory import rss_mib
+
+CONNECTIONS = 8
+PATH = "/whoami"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_up(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"authhub serve exited with {process.returncode}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", PATH)
+            if connection.getresponse().status == 200:
+                connection.close()
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("authhub serve did not answer in time")
+
+
+def _wrk(port: int, seconds: float, headers: dict[str, str]) -> dict[str, float]:
+    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--latency"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run([*command, f"http://127.0.0.1:{port}{PATH}"], capture_output=True, text=True,
+                            check=True, timeout=seconds + 30).stdout
+    if "Non-2xx" in output:
+        raise RuntimeError(f"wrk saw error responses:\n{output}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p99 = _duration(re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE).group(1))
+    p50 = _duration(re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE).group(1))
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99}
+
+
+def _duration(text: str) -> float:
+    """wrk's ``123.45us`` / ``1.23ms`` / ``1.02s`` in milliseconds."""
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def _python_load(port: int, seconds: float, headers: dict[str, str]) -> dict[str, float]:
+    """The fallback: ``CONNECTIONS`` keep-alive connections in threads, bounded by ``seconds``."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def worker() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine = []
+        while time.monotonic() < deadline:
+            start = time.perf_counter()
+            connection.request("GET", PATH, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"status {response.status}")
+            mine.append(time.perf_counter() - start)
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(CONNECTIONS)]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - began
+    latencies.sort()
+    return {"rps": len(latencies) / elapsed, "p50_ms": latencies[len(latencies) // 2] * 1e3,
+            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3}
+
+
+def _serve_and_load(run_dir: Path, database: Path, key: str, seconds: float, warm_up: float, load: Any,
+                    settings: dict[str, str]) -> dict[str, Any]:
+    """Start ``authhub serve`` with ``settings`` (``AUTHHUB_*`` variables), load it, stop it."""
+    port = _free_port()
+    environ = {name: value for name, value in os.environ.items() if not name.startswith("AUTHHUB_")}
+    environ.update(AUTHHUB_DATABASE_URL=f"sqlite:///{database}", AUTHHUB_SCHEMES="token", **settings)
+    log = (run_dir / f"serve-{port}.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "authhub", "serve", "--port", str(port)], cwd=run_dir,
+                               env=environ, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_up(port, process)
+        rss_idle, _ = rss_mib(process.pid)
+        authenticated = {"Authorization": f"Token {key}"}
+        load(port, warm_up, authenticated)
+        load(port, warm_up, {})
+        rounds: dict[str, list[dict[str, float]]] = {"authenticated": [], "unauthenticated": []}
+        for _ in range(2):
+            rounds["authenticated"].append(load(port, seconds, authenticated))
+            rounds["unauthenticated"].append(load(port, seconds, {}))
+        rss_now, rss_peak = rss_mib(process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+    def summary(kind: str) -> dict[str, Any]:
+        runs = rounds[kind]
+        return {"rps": statistics.mean(r["rps"] for r in runs), "p50_ms": statistics.mean(r["p50_ms"] for r in runs),
+                "p99_ms": statistics.mean(r["p99_ms"] for r in runs), "rounds": runs}
+
+    return {"authenticated": summary("authenticated"), "unauthenticated": summary("unauthenticated"),
+            "server_rss_idle_mib": rss_idle, "server_rss_after_mib": rss_now, "server_peak_rss_mib": rss_peak}
+
+
+def run(run_dir: Path, database: Path, key: str, *, quick: bool = False) -> dict[str, Any]:
+    seconds = 2.0 if quick else 5.0
+    warm_up = 1.0 if quick else 2.0
+    load = _wrk if shutil.which("wrk") else _python_load
+    tool = "wrk -t1 -c8" if load is _wrk else f"python load generator, {CONNECTIONS} connections"
+    plain = _serve_and_load(run_dir, database, key, seconds, warm_up, load, {})
+    cached = _serve_and_load(run_dir, database, key, seconds, warm_up, load, {"AUTHHUB_TOKEN_CACHE_TTL": "300"})
+    lines = [f"over HTTP ({tool}, {seconds:.0f} s x 2 rounds of each kind, alternating, GET {PATH}, "
+             f"`authhub serve` = waitress with 8 threads, token scheme):"]
+    for label, result in (("token", plain), ("token + cache", cached)):
+        auth, anon = result["authenticated"], result["unauthenticated"]
+        lines += [
+            f"  [{label}] authenticated: {auth['rps']:,.0f} req/s, p50 {auth['p50_ms']:.2f} ms, "
+            f"p99 {auth['p99_ms']:.2f} ms; unauthenticated: {anon['rps']:,.0f} req/s, p50 {anon['p50_ms']:.2f} ms, "
+            f"p99 {anon['p99_ms']:.2f} ms; authenticated keeps {auth['rps'] / anon['rps'] * 100:.1f}%",
+            f"  [{label}] server RSS {result['server_rss_idle_mib']:.1f} MiB idle, "
+            f"{result['server_rss_after_mib']:.1f} MiB after the load, peak {result['server_peak_rss_mib']:.1f} MiB",
+        ]
+    return {"tool": tool, "seconds_per_round": seconds, "token": plain, "token_cache": cached,
+            "authenticated_rps": plain["authenticated"]["rps"], "unauthenticated_rps": plain["unauthenticated"]["rps"],
+            "cache_authenticated_rps": cached["authenticated"]["rps"],
+            "cache_unauthenticated_rps": cached["unauthenticated"]["rps"], "lines": lines}

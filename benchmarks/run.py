@@ -1,0 +1,242 @@
+"""Run every benchmark case, print the table and the targets, write ``benchmarks/results.json``.
+
+    python benchmarks/run.py                # everything (about 6-8 minutes on two cores)
+    python benchmarks/run.py --quick        # fewer, shorter repeats: a smoke test
+    python benchmarks/run.py --skip-postgres --skip-http
+
+Every ratio is computed from times measured in this one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import fixtures  # noqa: E402
+from harness import Case, Settings, Timing, difference, measure_together  # noqa: E402
+from targets import Target, comparisons, evaluate  # noqa: E402
+
+RESULTS = HERE / "results.json"
+
+
+def machine() -> dict[str, Any]:
+    def run(*command: str) -> str:
+        try:
+            return subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()
+        except OSError:
+            return ""
+
+    model = next((line.split(":", 1)[1].strip() for line in run("lscpu").splitlines()
+                  if line.startswith("Model name")), platform.processor())
+    versions = {}
+    for name in ("authhub", "authhub-token", "authhub-basic", "authhub-session", "authhub-oauth", "Django",
+                 "djangorestframework", "django-rest-knox", "starlette", "Flask", "Flask-HTTPAuth", "pluggy",
+                 "SQLAlchemy", "argon2-cffi", "waitress", "psycopg"):
+        try:
+            from importlib.metadata import version
+
+            versions[name] = version(name)
+        except Exception:
+            versions[name] = None
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "sqlite": __import__("sqlite3").sqlite_version,
+        "versions": versions,
+    }
+
+
+def table(timings: list[Timing]) -> str:
+    lines = [f"{'case':<62} {'median':>12} {'min-max':>23} {'n x r':>11}  note",
+             "-" * 125]
+    group = None
+    for timing in timings:
+        if timing.group != group:
+            group = timing.group
+            lines.append(f"[{group}]")
+        lines.append(
+            f"{timing.name:<62} {_time(timing.median):>12} {_time(timing.low) + ' - ' + _time(timing.high):>23} "
+            f"{timing.iterations:>7}x{timing.repeats:<3}  {timing.note}"
+        )
+    return "\n".join(lines)
+
+
+def _time(seconds: float) -> str:
+    micro = seconds * 1e6
+    if abs(micro) >= 10_000:
+        return f"{micro / 1000:.1f} ms"
+    if abs(micro) >= 100:
+        return f"{micro:.0f} µs"
+    return f"{micro:.2f} µs"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="3 short repeats per case (a smoke test, not a result)")
+    parser.add_argument("--skip-postgres", action="store_true", help="leave out the PostgreSQL scale case")
+    parser.add_argument("--skip-http", action="store_true", help="leave out the over-HTTP and server-memory cases")
+    parser.add_argument("--postgres", default=os.environ.get("AUTHHUB_TEST_POSTGRES",
+                                                             "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+                        help="admin URL of the PostgreSQL server; two databases are made on it and dropped "
+                             "(default: $AUTHHUB_TEST_POSTGRES or postgres@127.0.0.1:5432)")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
+    args = parser.parse_args(argv)
+
+    settings = Settings(target=0.01, repeats=5) if args.quick else Settings()
+    started = time.time()
+    run_dir = Path(tempfile.mkdtemp(prefix="authhub-bench-"))
+    timings: list[Timing] = []
+    extra: dict[str, Any] = {}
+
+    def add(*results: Timing) -> None:
+        for timing in results:
+            timings.append(timing)
+            print(f"  {timing.name}: {_time(timing.median)} ({_time(timing.low)} - {_time(timing.high)})",
+                  file=sys.stderr, flush=True)
+
+    def step(title: str, action: Callable[[], Any]) -> Any:
+        print(f"- {title}", file=sys.stderr, flush=True)
+        return action()
+
+    try:
+        database, meta = step("authhub database (10,000 users)", lambda: fixtures.authhub_database(run_dir))
+        django_meta = step("Django database (10,000 users)", lambda: fixtures.django_database(run_dir))
+        import cases_authhub
+        import cases_drf
+        import cases_flask
+        import cases_knox
+        import cases_starlette
+        import floors
+        import scale
+
+        key = meta["token_key"]
+
+        def together(title: str, cases: list[Case]) -> list[Timing]:
+            results = step(title, lambda: measure_together(cases, settings))
+            add(*results)
+            return results
+
+        together("token: authhub, DRF, knox, floors", [
+            floors.sqlite_join(database, key),
+            floors.dict_sha256(key),
+            *cases_authhub.token(run_dir, database, key),
+            cases_drf.token(django_meta),
+            cases_knox.token(),
+        ])
+        together("session: authhub, DRF", [cases_authhub.session(run_dir, database), cases_drf.session()])
+        together("chain dispatch vs pluggy", [
+            *(floors.pluggy_firstresult(count) for count in (1, 4, 10)),
+            *(cases_authhub.chain_dispatch(count, run_dir) for count in (1, 4, 10)),
+        ])
+        wsgi = together("WSGI: authhub middleware, Flask-HTTPAuth",
+                        [*cases_authhub.wsgi_middleware(run_dir), *cases_flask.middleware(run_dir)])
+        wsgi_by = {timing.name: timing for timing in wsgi}
+        add(
+            difference("authhub WSGI middleware overhead", "authhub",
+                       wsgi_by["WSGI trivial app + authhub AuthMiddleware"], wsgi_by["WSGI trivial app, bare"]),
+            difference("Flask-HTTPAuth overhead", "anchor",
+                       wsgi_by["Flask view + Flask-HTTPAuth HTTPTokenAuth"], wsgi_by["Flask view, bare"]),
+            difference("authhub Flask extension overhead", "authhub",
+                       wsgi_by["Flask view + authhub FlaskAuth login_required"], wsgi_by["Flask view, bare"]),
+        )
+        asgi = together("ASGI: authhub middleware, Starlette",
+                        [*cases_authhub.asgi_middleware(run_dir), cases_starlette.middleware()])
+        asgi_by = {timing.name: timing for timing in asgi}
+        bare = asgi_by["ASGI trivial app, bare"]
+        add(
+            difference("authhub ASGI middleware overhead (async scheme)", "authhub",
+                       asgi_by["ASGI trivial app + authhub AuthMiddleware (async scheme)"], bare),
+            difference("authhub ASGI middleware overhead (plain scheme)", "authhub",
+                       asgi_by["ASGI trivial app + authhub AuthMiddleware (plain scheme)"], bare),
+            difference("Starlette AuthenticationMiddleware overhead", "anchor",
+                       asgi_by["ASGI trivial app + Starlette AuthenticationMiddleware"], bare),
+        )
+        together("basic: real argon2 parameters", [floors.argon2_verify(), *cases_authhub.basic(run_dir, database),
+                                                   cases_drf.basic()])
+        together("basic: the cost around argon2, and the cache", cases_authhub.basic_overhead(run_dir, database))
+        oauth_cases = cases_authhub.oauth(run_dir, database)
+        if oauth_cases:
+            together("oauth bearer: opaque and JWT", oauth_cases)
+        step("scale: SQLite 10,000 vs 1,000,000 tokens",
+             lambda: add(*scale.sqlite(run_dir, database, key, settings)))
+        if not args.skip_postgres:
+            step("scale: PostgreSQL 10,000 vs 1,000,000 tokens",
+                 lambda: add(*scale.postgres(run_dir, args.postgres, settings)))
+        import memory
+
+        extra["memory"] = step("memory: 100,000 authenticated requests in one process",
+                               lambda: memory.authenticating_process(database, key))
+        if not args.skip_http:
+            import http_load
+
+            extra["http"] = step("over HTTP: authhub serve (waitress) under wrk",
+                                 lambda: http_load.run(run_dir, database, key, quick=args.quick))
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+    by_name = {timing.name: timing for timing in timings}
+    results: list[Target] = evaluate(by_name, extra)
+    elapsed = time.time() - started
+
+    print()
+    print(table(timings))
+    print()
+    if "memory" in extra:
+        memory_result = extra["memory"]
+        print(f"memory: {memory_result['requests']:,} token-authenticated requests in one process: "
+              f"peak RSS {memory_result['peak_rss_mib']:.1f} MiB "
+              f"(after set-up {memory_result['rss_before_mib']:.1f} MiB, "
+              f"grew {memory_result['peak_rss_mib'] - memory_result['rss_before_mib']:.1f} MiB)")
+    if "http" in extra:
+        for line in extra["http"]["lines"]:
+            print(line)
+    print()
+    print(f"{'target':<78} {'measured':>22}  verdict")
+    print("-" * 112)
+    for target in results:
+        print(f"{target.label:<78} {target.measured:>22}  {'MET' if target.met else 'MISSED'}")
+    print()
+    print(f"{sum(t.met for t in results)} of {len(results)} targets met; run took {elapsed:.0f} s")
+    others = comparisons(by_name)
+    if others:
+        print()
+        print("other ratios from this run (no target):")
+        for label, text in others:
+            print(f"  {label:<76} {text:>10}")
+
+    payload = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seconds": round(elapsed, 1),
+        "quick": args.quick,
+        "machine": machine(),
+        "method": {"batch_seconds": settings.target, "repeats": settings.repeats,
+                   "statistic": "median of per-call times over the repeats; min-max of the same"},
+        "cases": [timing.as_json() for timing in timings],
+        "targets": [target.as_json() for target in results],
+        "comparisons": dict(comparisons(by_name)),
+        **extra,
+    }
+    args.output.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""The authorization server's endpoints on ``authhub serve`` (added through ``serve_routes``).
+
+``POST /oauth/token`` (RFC 6749), ``GET/POST /oauth/authorize`` with a
+consent page, ``POST /oauth/revoke`` (RFC 7009), ``POST /oauth/introspect``
+(RFC 7662) and ``GET /.well-known/oauth-authorization-server`` (RFC 8414).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+from urllib.parse import quote
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+
+from authhub import AuthHub, Request, Response
+from authhub.server import Route
+from authhub_oauth.adapter import OAuthRequest
+from authhub_oauth.server import OAuthServer, server_for
+
+#: The consent page must never be cached or framed (clickjacking a consent is granting it).
+PAGE_HEADERS = (
+    ("Cache-Control", "no-store"),
+    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+)
+
+
+def routes(hub: AuthHub) -> list[Route]:
+    return [
+        Route("/oauth/token", token, ("POST",)),
+        Route("/oauth/authorize", authorize, ("GET", "POST")),
+        Route("/oauth/revoke", revoke, ("POST",)),
+        Route("/oauth/introspect", introspect, ("POST",)),
+        Route("/.well-known/oauth-authorization-server", metadata, ("GET", "HEAD")),
+    ]
+
+
+def _server(request: Request) -> OAuthServer:
+    assert request.hub is not None  # the reference server binds every request
+    return server_for(request.hub)
+
+
+def _oauth_request(server: OAuthServer, request: Request, *, from_query: bool) -> OAuthRequest | Response:
+    try:
+        return OAuthRequest(request, from_query=from_query)
+    except OAuth2Error as error:  # a body that is not UTF-8, plain http to a public host
+        return server.handle_error_response(None, error)
+
+
+# -- token, revocation, introspection -------------------------------------------------------
+
+
+def token(request: Request) -> Response:
+    server = _server(request)
+    oauth_request = _oauth_request(server, request, from_query=False)
+    if isinstance(oauth_request, Response):
+        return oauth_request
+    return server.create_token_response(oauth_request)
+
+
+def revoke(request: Request) -> Response:
+    return _endpoint(request, "revocation")
+
+
+def introspect(request: Request) -> Response:
+    return _endpoint(request, "introspection")
+
+
+def _endpoint(request: Request, name: str) -> Response:
+    server = _server(request)
+    oauth_request = _oauth_request(server, request, from_query=False)
+    if isinstance(oauth_request, Response):
+        return oauth_request
+    response = server.create_endpoint_response(name, oauth_request)
+    assert response is not None
+    return response
+
+
+# -- authorization endpoint and consent ---------------------------------------------------------
+
+
+def authorize(request: Request) -> Response:
+    """Check the authorization request, then ask the logged-in user for consent.
+
+    An unknown client or a redirect URI that is not registered gets a plain
+    400: the user agent is never sent to an unverified address. Other
+    errors go back to the client's redirect URI, as RFC 6749 §4.1.2.1 says.
+    """
+    server = _server(request)
+    oauth_request = _oauth_request(server, request, from_query=True)
+    if isinstance(oauth_request, Response):
+        return oauth_request
+    try:
+        grant = server.get_consent_grant(oauth_request)
+    except OAuth2Error as error:
+        return server.handle_error_response(oauth_request, error)
+
+    identity = request.identity
+    if not identity.is_authenticated or identity.scheme not in server.settings["consent_schemes"]:
+        target = request.path + (f"?{request.query_string}" if request.query_string else "")
+        return Response.redirect(f"{server.settings['login_url']}?next={quote(target, safe='')}", 303,
+                                 PAGE_HEADERS)
+    if request.method == "GET":
+        return _consent_page(request, grant)
+    decision = request.form().get("decision")
+    granted = identity.user if decision == "allow" else None
+    response: Response = server.create_authorization_response(oauth_request, grant_user=granted, grant=grant)
+    response.headers.extend(PAGE_HEADERS)
+    return response
+
+
+def _consent_page(request: Request, grant: Any) -> Response:
+    client = grant.client
+    user = request.identity.user
+    scopes = (grant.request.scope or "").split()
+    action = html.escape(request.path + (f"?{request.query_string}" if request.query_string else ""))
+    csrf = _session_csrf_token(request)
+    hidden = f'<input type="hidden" name="csrf_token" value="{html.escape(csrf)}">' if csrf else ""
+    items = "".join(f"<li><code>{html.escape(scope)}</code></li>" for scope in scopes) or "<li>no scope</li>"
+    body = (
+        "<!doctype html>"
+        '<html lang="en"><head><meta charset="utf-8"><title>Authorize - authhub</title></head><body>'
+        f'<h1>Authorize <span id="client">{html.escape(client.name)}</span></h1>'
+        f'<p>Signed in as <strong id="username">{html.escape(str(getattr(user, "username", user)))}</strong>.</p>'
+        f"<p>This application asks for:</p><ul id=\"scopes\">{items}</ul>"
+        f'<p>It will be sent back to <code>{html.escape(grant.redirect_uri or "")}</code>.</p>'
+        f'<form method="post" action="{action}">{hidden}'
+        '<button type="submit" name="decision" value="allow">Allow</button> '
+        '<button type="submit" name="decision" value="deny">Deny</button>'
+        "</form></body></html>"
+    )
+    return Response.html(body, 200, PAGE_HEADERS)
+
+
+def _session_csrf_token(request: Request) -> str | None:
+    """The session scheme's CSRF token for the consent form, when that scheme is installed."""
+    try:
+        from authhub_session import csrf_token
+    except ImportError:
+        return None
+    token: str | None = csrf_token(request)
+    return token
+
+
+# -- metadata ------------------------------------------------------------------------------
+
+
+def metadata(request: Request) -> Response:
+    """RFC 8414 authorization server metadata."""
+    server = _server(request)
+    issuer = server.issuer(request)
+    pkce_methods = ["S256", "plain"] if server.settings["allow_plain_pkce"] else ["S256"]
+    document = AuthorizationServerMetadata({
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/oauth/authorize",
+        "token_endpoint": f"{issuer}/oauth/token",
+        "revocation_endpoint": f"{issuer}/oauth/revoke",
+        "introspection_endpoint": f"{issuer}/oauth/introspect",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": pkce_methods,
+    })
+    return Response.json(dict(document), headers=[("Cache-Control", "public, max-age=3600")])

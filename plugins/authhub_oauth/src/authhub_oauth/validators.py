@@ -1,0 +1,306 @@
+"""The three places a bearer token can be checked, each an Authlib token validator.
+
+* :class:`OpaqueTokenValidator` - tokens this server issued, found by digest.
+* :class:`JWTTokenValidator` - RFC 9068 JWT access tokens of an external
+  issuer, verified against its JWKS with an algorithm allow-list.
+* :class:`IntrospectionValidator` - RFC 7662 introspection of a remote
+  authorization server, with a short, bounded cache.
+
+Authlib does the protocol work (signature, claims, ``active``); each class
+adds what Authlib leaves to the application: where keys and rows come
+from, and who the token's user is (:meth:`identity`).
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
+from authlib.oauth2.rfc7662 import IntrospectTokenValidator
+from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
+from joserfc import jws
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
+
+from authhub import AuthHub, StoreUnavailable
+from authhub_oauth.identity import AccessToken, ClientPrincipal
+from authhub_oauth.models import OAuthToken, aware, digest
+
+INACTIVE_USER = "The token's user is inactive or deleted."
+UNKNOWN_SUBJECT = "The token's subject is not a user of this service."
+
+
+def _scopes(value: Any) -> frozenset[str]:
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, (list, tuple)):
+        return frozenset(str(item) for item in value)
+    return frozenset()
+
+
+def _timestamp(value: Any) -> dt.datetime | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value, dt.timezone.utc)
+    return None
+
+
+def _subject(hub: AuthHub, username: str | None, client_id: str | None) -> tuple[Any, Any]:
+    """``(request.user, token user)`` for a token naming ``username`` on behalf of ``client_id``."""
+    if username:
+        # A user store handed in by an application may not look users up by name.
+        find = getattr(hub.users, "get_by_username", None)
+        user = find(username) if find is not None else None
+        if user is not None:
+            if not user.is_active:
+                raise InvalidTokenError(INACTIVE_USER)
+            return user, user
+        if username != client_id:
+            raise InvalidTokenError(UNKNOWN_SUBJECT)
+    if not client_id:
+        raise InvalidTokenError(UNKNOWN_SUBJECT)
+    return ClientPrincipal(client_id), None
+
+
+# -- opaque tokens issued here ------------------------------------------------------
+
+
+class OpaqueTokenValidator(BearerTokenValidator):
+    """Access tokens issued by this authorization server, looked up by digest."""
+
+    def __init__(self, hub: AuthHub, realm: str) -> None:
+        super().__init__(realm=realm)
+        self.hub = hub
+
+    def authenticate_token(self, token_string: str) -> OAuthToken | None:
+        with self.hub.store.session() as session:
+            return session.scalar(
+                sa.select(OAuthToken).where(OAuthToken.access_token_digest == digest(token_string))
+            )
+
+    def validate_token(self, token: OAuthToken | None, scopes: Any, request: Any) -> None:
+        # Authlib's checks, each with its own description for the client.
+        if token is None:
+            raise InvalidTokenError("The access token is unknown.")
+        if token.is_revoked():
+            raise InvalidTokenError("The access token was revoked.")
+        if token.is_expired():
+            raise InvalidTokenError("The access token expired.")
+        super().validate_token(token, scopes, request)
+
+    def identity(self, token: OAuthToken) -> tuple[Any, AccessToken]:
+        user = None
+        if token.user_id is not None:
+            user = self.hub.users.get(token.user_id)
+            if user is None or not user.is_active:
+                raise InvalidTokenError(INACTIVE_USER)
+        auth = AccessToken(
+            scopes=_scopes(token.scope), client_id=token.client_id, expires_at=aware(token.expires_at),
+            user=user, source="opaque",
+        )
+        return (user if user is not None else ClientPrincipal(token.client_id)), auth
+
+
+# -- JWT access tokens (RFC 9068) -----------------------------------------------------
+
+
+class KeySource:
+    """An issuer's JWKS from a file or a URL, kept for a while and re-read on an unknown ``kid``.
+
+    Re-reading is limited to once every ``min_refresh`` seconds, so tokens
+    with made-up key ids cannot make us hammer the issuer.
+    """
+
+    def __init__(self, location: str, *, max_age: float, timeout: float, min_refresh: float = 10.0) -> None:
+        self.location = location
+        self.max_age = max_age
+        self.timeout = timeout
+        self.min_refresh = min_refresh
+        self._keys: KeySet | None = None
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    def key_set(self) -> KeySet:
+        with self._lock:
+            if self._keys is None or time.monotonic() - self._loaded_at > self.max_age:
+                self._load()
+            assert self._keys is not None
+            return self._keys
+
+    def refresh(self) -> bool:
+        """Read the JWKS again unless that was done very recently; whether it was."""
+        with self._lock:
+            if time.monotonic() - self._loaded_at < self.min_refresh:
+                return False
+            self._load()
+            return True
+
+    def _load(self) -> None:
+        try:
+            if self.location.startswith(("https://", "http://")):
+                response = httpx.get(self.location, timeout=self.timeout, follow_redirects=False)
+                response.raise_for_status()
+                data = response.json()
+            else:
+                data = json.loads(Path(self.location).read_text(encoding="utf-8"))
+            keys = KeySet.import_key_set(data)
+        except (OSError, ValueError, httpx.HTTPError, JoseError) as exc:
+            raise StoreUnavailable("The token issuer's keys are unavailable.") from exc
+        self._keys = keys
+        self._loaded_at = time.monotonic()
+
+
+class JWTTokenValidator(JWTBearerTokenValidator):
+    """RFC 9068 JWT access tokens: ``iss``, ``aud``, ``exp`` and the signature, by Authlib.
+
+    Added here: the ``alg`` allow-list (checked before any key is used, so
+    ``none`` and HMAC-with-a-public-key never reach verification) and one
+    JWKS refresh when the token names a key we do not have.
+    """
+
+    def __init__(self, hub: AuthHub, settings: Mapping[str, Any]) -> None:
+        super().__init__(settings["jwt_issuer"], settings["jwt_audience"], realm=settings["realm"])
+        self.hub = hub
+        self.algorithms = frozenset(settings["jwt_algorithms"])
+        self.keys = KeySource(settings["jwks"], max_age=settings["jwks_cache_seconds"],
+                              timeout=settings["http_timeout"])
+
+    def get_jwks(self) -> KeySet:
+        return self.keys.key_set()
+
+    def authenticate_token(self, token_string: str) -> Any:
+        try:
+            header = jws.extract_compact(token_string.encode("ascii")).headers()
+        except (JoseError, ValueError) as exc:
+            raise InvalidTokenError("The access token is not a valid JWT.") from exc
+        if header.get("alg") not in self.algorithms:
+            raise InvalidTokenError("The access token's signature algorithm is not accepted.")
+        try:
+            return super().authenticate_token(token_string)
+        except InvalidTokenError as error:
+            if isinstance(error.__cause__, InvalidKeyIdError) and self.keys.refresh():
+                return super().authenticate_token(token_string)
+            raise InvalidTokenError(_jwt_problem(error.__cause__)) from error
+
+    def validate_token(self, token: Any, scopes: Any, request: Any, **kwargs: Any) -> None:
+        try:
+            super().validate_token(token, scopes, request, **kwargs)
+        except InvalidTokenError as error:
+            raise InvalidTokenError(_jwt_problem(error.__cause__)) from error
+
+    def identity(self, claims: Mapping[str, Any]) -> tuple[Any, AccessToken]:
+        client_id = claims.get("client_id")
+        request_user, user = _subject(self.hub, claims.get("sub"), client_id)
+        auth = AccessToken(scopes=_scopes(claims.get("scope")), client_id=client_id,
+                           expires_at=_timestamp(claims.get("exp")), user=user, source="jwt")
+        return request_user, auth
+
+
+def _jwt_problem(cause: BaseException | None) -> str:
+    """A short description of why a JWT was refused, safe to show the client."""
+    if isinstance(cause, InvalidKeyIdError):
+        return "The access token was signed with an unknown key."
+    if isinstance(cause, JoseError):
+        claim = getattr(cause, "claim", None)
+        if cause.error == "expired_token":
+            return "The access token expired."
+        if claim in ("iss", "aud"):
+            return f"The access token's '{claim}' claim is not accepted."
+        if claim:
+            return f"The access token's '{claim}' claim is missing or invalid."
+        if cause.error == "bad_signature":
+            return "The access token's signature is invalid."
+    return "The access token is not a valid JWT."
+
+
+# -- remote introspection (RFC 7662) --------------------------------------------------
+
+
+class TTLCache:
+    """A small, bounded map whose entries expire; keys are token digests, never tokens."""
+
+    def __init__(self, max_entries: int, max_age: float) -> None:
+        self.max_entries = max_entries
+        self.max_age = max_age
+        self._entries: collections.OrderedDict[str, tuple[float, dict[str, Any]]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] <= time.monotonic():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: str, value: dict[str, Any], max_age: float | None = None) -> None:
+        age = self.max_age if max_age is None else min(self.max_age, max_age)
+        if age <= 0 or self.max_entries <= 0:
+            return
+        with self._lock:
+            self._entries[key] = (time.monotonic() + age, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class IntrospectionValidator(IntrospectTokenValidator):
+    """Ask a remote authorization server whether a token is active (RFC 7662)."""
+
+    def __init__(self, hub: AuthHub, settings: Mapping[str, Any]) -> None:
+        super().__init__(realm=settings["realm"])
+        self.hub = hub
+        self.url = settings["introspection_url"]
+        self.credentials = (settings["introspection_client_id"], settings["introspection_client_secret"])
+        self.timeout = settings["http_timeout"]
+        self.cache = TTLCache(settings["introspection_cache_size"], settings["introspection_cache_seconds"])
+
+    def introspect_token(self, token_string: str) -> dict[str, Any]:
+        key = digest(token_string)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        try:
+            response = httpx.post(
+                self.url, data={"token": token_string, "token_type_hint": "access_token"},
+                auth=self.credentials, timeout=self.timeout, follow_redirects=False,
+            )
+            response.raise_for_status()
+            answer = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise StoreUnavailable("The token introspection endpoint is unavailable.") from exc
+        if not isinstance(answer, dict) or not isinstance(answer.get("active"), bool):
+            raise StoreUnavailable("The token introspection endpoint gave an invalid answer.")
+        expires = _timestamp(answer.get("exp"))
+        max_age = None if expires is None else (expires - dt.datetime.now(dt.timezone.utc)).total_seconds()
+        self.cache.put(key, answer, max_age)
+        return answer
+
+    def validate_token(self, token: Any, scopes: Any, request: Any) -> None:
+        expires = _timestamp(token.get("exp")) if token else None
+        if expires is not None and expires <= dt.datetime.now(dt.timezone.utc):
+            raise InvalidTokenError("The access token expired.")
+        if not token or not token.get("active"):
+            raise InvalidTokenError("The access token is not active.")
+        super().validate_token(token, scopes, request)
+
+    def identity(self, answer: Mapping[str, Any]) -> tuple[Any, AccessToken]:
+        client_id = answer.get("client_id")
+        request_user, user = _subject(self.hub, answer.get("username"), client_id)
+        auth = AccessToken(scopes=_scopes(answer.get("scope")), client_id=client_id,
+                           expires_at=_timestamp(answer.get("exp")), user=user, source="introspection")
+        return request_user, auth

@@ -1,0 +1,128 @@
+"""A resource server that asks a remote authorization server about tokens (RFC 7662)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+import pytest
+import requests
+from authhub_oauth import InvalidToken
+from authhub_oauth.clients import create_client, revoke_tokens
+from authhub_oauth.validators import TTLCache
+from authlib.integrations.requests_client import OAuth2Session
+
+from authhub import AuthHub, Request, StoreUnavailable
+
+
+@pytest.fixture
+def issuer(authhub_make_hub: Callable[..., AuthHub], tmp_path_factory: pytest.TempPathFactory) -> AuthHub:
+    directory = tmp_path_factory.mktemp("issuer")
+    return authhub_make_hub(schemes=["oauth"], database_url=f"sqlite:///{directory / 'issuer.db'}")
+
+
+@pytest.fixture
+def issuer_base(issuer: AuthHub, authhub_live_server: Callable[[AuthHub], str]) -> str:
+    return authhub_live_server(issuer)
+
+
+@pytest.fixture
+def api_credentials(issuer: AuthHub) -> tuple[str, str]:
+    """The resource server's own client at the issuer, allowed to introspect any token."""
+    client, secret = create_client(issuer, name="Orders API", grant_types=["client_credentials"], may_introspect=True)
+    assert secret is not None
+    return client.client_id, secret
+
+
+def api_hub(make: Callable[..., AuthHub], url: str, credentials: tuple[str, str], cache_seconds: int) -> AuthHub:
+    return make(schemes=["oauth"], oauth={
+        "token_source": "introspection", "introspection_url": url,
+        "introspection_client_id": credentials[0], "introspection_client_secret": credentials[1],
+        "introspection_cache_seconds": cache_seconds,
+    })
+
+
+def service_token(issuer: AuthHub, base: str) -> tuple[str, str]:
+    client, secret = create_client(issuer, name="Batch job", grant_types=["client_credentials"], scopes=["orders"])
+    token = OAuth2Session(client.client_id, secret).fetch_token(f"{base}/oauth/token", grant_type="client_credentials")
+    return client.client_id, token["access_token"]
+
+
+def identity(hub: AuthHub, token: str) -> object:
+    return Request("GET", "/", [("Authorization", f"Bearer {token}")], hub=hub).identity
+
+
+def test_introspected_token_authenticates_and_is_cached(
+    authhub_make_hub: Callable[..., AuthHub], issuer: AuthHub, issuer_base: str, api_credentials: tuple[str, str]
+) -> None:
+    api = api_hub(authhub_make_hub, f"{issuer_base}/oauth/introspect", api_credentials, cache_seconds=60)
+    client_id, token = service_token(issuer, issuer_base)
+
+    found = identity(api, token)
+    assert found.user.username == f"client:{client_id}"  # type: ignore[attr-defined]
+    assert found.auth.scopes == {"orders"}  # type: ignore[attr-defined]
+    assert found.auth.source == "introspection"  # type: ignore[attr-defined]
+
+    # Revoked at the issuer, still accepted from the cache: the cache is what saves a round trip.
+    assert revoke_tokens(issuer, token=token) == 1
+    assert identity(api, token).auth.client_id == client_id  # type: ignore[attr-defined]
+
+
+def test_without_cache_a_revoked_token_is_refused_at_once(
+    authhub_make_hub: Callable[..., AuthHub], issuer: AuthHub, issuer_base: str, api_credentials: tuple[str, str]
+) -> None:
+    api = api_hub(authhub_make_hub, f"{issuer_base}/oauth/introspect", api_credentials, cache_seconds=0)
+    client_id, token = service_token(issuer, issuer_base)
+    assert identity(api, token).auth.client_id == client_id  # type: ignore[attr-defined]
+
+    assert revoke_tokens(issuer, token=token) == 1
+    with pytest.raises(InvalidToken, match="not active"):
+        identity(api, token)
+
+
+def test_unknown_token_is_refused(
+    authhub_make_hub: Callable[..., AuthHub], issuer_base: str, api_credentials: tuple[str, str]
+) -> None:
+    api = api_hub(authhub_make_hub, f"{issuer_base}/oauth/introspect", api_credentials, cache_seconds=60)
+    with pytest.raises(InvalidToken):
+        identity(api, "no-such-token")
+
+
+def test_client_without_permission_learns_nothing_of_other_clients_tokens(
+    issuer: AuthHub, issuer_base: str
+) -> None:
+    _client_id, token = service_token(issuer, issuer_base)
+    nosy, secret = create_client(issuer, name="Nosy", grant_types=["client_credentials"])
+    answer = requests.post(f"{issuer_base}/oauth/introspect", data={"token": token},
+                           auth=(nosy.client_id, secret or ""), timeout=10)
+    assert answer.status_code == 200
+    assert answer.json() == {"active": False}
+
+
+def test_introspection_needs_client_authentication(issuer: AuthHub, issuer_base: str) -> None:
+    _client_id, token = service_token(issuer, issuer_base)
+    answer = requests.post(f"{issuer_base}/oauth/introspect", data={"token": token}, timeout=10)
+    assert answer.status_code in (400, 401)
+    assert answer.json()["error"] == "invalid_client"
+
+
+def test_unreachable_introspection_endpoint_fails_closed(authhub_make_hub: Callable[..., AuthHub]) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api = api_hub(authhub_make_hub, f"http://127.0.0.1:{port}/oauth/introspect", ("id", "secret"), cache_seconds=60)
+    with pytest.raises(StoreUnavailable):
+        identity(api, "some-token")
+
+
+def test_cache_is_bounded_and_expires() -> None:
+    cache = TTLCache(max_entries=2, max_age=60)
+    cache.put("a", {"active": True})
+    cache.put("b", {"active": True})
+    cache.put("c", {"active": True})
+    assert len(cache) == 2
+    assert cache.get("a") is None
+    assert cache.get("c") == {"active": True}
+
+    cache.put("short", {"active": True}, max_age=0)
+    assert cache.get("short") is None

@@ -1,0 +1,152 @@
+"""The login pages of ``authhub serve``: ``/login``, ``/logout`` and ``/``.
+
+The login form is protected against login CSRF with a pre-session token:
+``GET /login`` sets a random value in a ``<cookie>_login`` cookie and puts
+a masked copy into the form; ``POST /login`` needs both to match, and the
+``Origin`` to be the site's own.
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+from urllib.parse import urlsplit
+
+from authhub import AuthenticationFailed, AuthHub, PermissionDenied, Request, Response
+from authhub.server import Route
+from authhub_session import csrf
+from authhub_session.api import csrf_token, login, logout
+from authhub_session.cookies import looks_like_session_id
+from authhub_session.sessions import SCHEME, Sessions, sessions_of
+
+#: Pages hold tokens: never cache them, never frame them.
+PAGE_HEADERS = (
+    ("Cache-Control", "no-store"),
+    ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+)
+
+
+def routes(hub: AuthHub) -> list[Route]:
+    return [
+        Route("/", home, ("GET", "HEAD")),
+        Route("/login", login_page, ("GET", "HEAD", "POST")),
+        Route("/logout", logout_page, ("POST",)),
+    ]
+
+
+# -- handlers ----------------------------------------------------------------------
+
+
+def home(request: Request) -> Response:
+    """Who you are, with a logout button; or a link to the login page."""
+    identity = request.identity
+    if not identity.is_authenticated:
+        return _page("Not signed in", '<p>You are not signed in.</p><p><a href="/login">Sign in</a></p>')
+    name = html.escape(str(getattr(identity.user, "username", identity.user)))
+    token = csrf_token(request)
+    body = f'<p>Signed in as <strong id="username">{name}</strong> (scheme {html.escape(identity.scheme or "")}).</p>'
+    if token is not None:
+        body += (f'<form method="post" action="/logout">{_hidden(csrf.FORM_FIELD, token)}'
+                 '<button type="submit">Sign out</button></form>')
+    return _page("Signed in", body, meta_token=token)
+
+
+def login_page(request: Request) -> Response:
+    sessions = sessions_of(_hub(request))
+    if request.method == "POST":
+        return _submit_login(request, sessions)
+    return _login_form(request, sessions, _safe_next(request.query.get("next")))
+
+
+def logout_page(request: Request) -> Response:
+    """End the session (the session scheme checked the CSRF token) and go home."""
+    identity = _hub(request).authenticate(request, [SCHEME])
+    headers = logout(request) if identity.is_authenticated else []
+    return Response.redirect("/", headers=[*headers, *PAGE_HEADERS])
+
+
+# -- login ---------------------------------------------------------------------------
+
+
+def _submit_login(request: Request, sessions: Sessions) -> Response:
+    _check_login_csrf(request, sessions)
+    form = request.form()
+    next_path = _safe_next(form.get("next"))
+    username, password = form.get("username", ""), form.get("password", "")
+    if not username or not password:
+        return _login_form(request, sessions, next_path, "Enter your username and password.", 400)
+    try:
+        user = _hub(request).users.check_password(username, password)
+    except AuthenticationFailed as error:
+        return _login_form(request, sessions, next_path, error.detail, 200, username)
+    headers = login(request, user)
+    headers.append(sessions.login_cookie.clear_cookie(request))
+    return Response.redirect(next_path, headers=[*headers, *PAGE_HEADERS])
+
+
+def _check_login_csrf(request: Request, sessions: Sessions) -> None:
+    csrf.check_origin(request, sessions.trusted_origins)
+    secret = request.cookies.get(sessions.login_cookie.name)
+    if secret is None or not looks_like_session_id(secret):
+        raise PermissionDenied("CSRF Failed: CSRF cookie not set.")
+    csrf.check_token(request, secret)
+
+
+def _login_form(request: Request, sessions: Sessions, next_path: str, error: str | None = None,
+                status: int = 200, username: str = "") -> Response:
+    secret = request.cookies.get(sessions.login_cookie.name)
+    new_cookie = []
+    if secret is None or not looks_like_session_id(secret):
+        secret = secrets.token_urlsafe(32)
+        new_cookie.append(sessions.login_cookie.set_cookie(secret, None, request))
+    message = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
+    body = (
+        f"{message}"
+        '<form method="post" action="/login">'
+        f"{_hidden(csrf.FORM_FIELD, csrf.mask(secret))}{_hidden('next', next_path)}"
+        '<p><label>Username <input name="username" autocomplete="username" required '
+        f'value="{html.escape(username)}"></label></p>'
+        '<p><label>Password <input name="password" type="password" autocomplete="current-password" '
+        "required></label></p>"
+        '<p><button type="submit">Sign in</button></p></form>'
+    )
+    response = _page("Sign in", body, status=status)
+    response.headers.extend(new_cookie)
+    return response
+
+
+def _safe_next(value: str | None) -> str:
+    """``value`` when it is a path on this site, else ``/`` (no open redirect)."""
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    # Browsers read '\' as '/', so '/\evil.example' would leave the site.
+    if "\\" in value or not value.isprintable():
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
+# -- HTML ------------------------------------------------------------------------------
+
+
+def _hidden(name: str, value: str) -> str:
+    return f'<input type="hidden" name="{html.escape(name)}" value="{html.escape(value)}">'
+
+
+def _page(title: str, body: str, *, status: int = 200, meta_token: str | None = None) -> Response:
+    meta = f'<meta name="csrf-token" content="{html.escape(meta_token)}">' if meta_token else ""
+    text = (
+        "<!doctype html>"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)} - authhub</title>{meta}</head>'
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+    return Response.html(text, status, PAGE_HEADERS)
+
+
+def _hub(request: Request) -> AuthHub:
+    assert request.hub is not None  # the reference server binds every request
+    return request.hub

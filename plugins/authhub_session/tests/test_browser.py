@@ -1,0 +1,155 @@
+"""A real browser (Debian's Chromium, driven by Playwright) against the reference server."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+import authhub
+
+from .conftest import PASSWORD, Bank
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def attacker() -> Iterator[Callable[[str, str], str]]:
+    """``attacker(host, html)`` serves one page from another loopback origin; returns its URL."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def serve(host: str, html: str) -> str:
+        class Page(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = html.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer((host, 0), Page)
+        servers.append(server)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return f"http://{host}:{server.server_address[1]}/"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def auto_submit(action: str) -> str:
+    return (f'<!doctype html><html><body><form id="f" method="post" action="{action}">'
+            '<input type="hidden" name="to" value="mallory"></form>'
+            "<script>document.getElementById('f').submit()</script></body></html>")
+
+
+@pytest.fixture
+def app(authhub_make_hub: Callable[..., authhub.AuthHub], authhub_live_server) -> tuple[str, Bank]:
+    hub = authhub_make_hub(schemes=["session"])
+    hub.users.create("alice", PASSWORD)
+    bank = Bank()
+    hub.register(bank, "bank")
+    return authhub_live_server(hub), bank
+
+
+def whoami(page: Page) -> dict[str, Any]:
+    return page.evaluate("fetch('/whoami').then(response => response.json())")
+
+
+def test_sign_in_use_the_session_and_sign_out(browser: Browser, app: tuple[str, Bank]) -> None:
+    base, bank = app
+    context = browser.new_context()
+    page = context.new_page()
+
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+    assert page.text_content("#username") == "alice"
+    assert whoami(page) == {"authenticated": True, "user": "alice", "scheme": "session"}
+    assert "authhub_session" not in page.evaluate("document.cookie")  # HttpOnly
+    (cookie,) = [c for c in context.cookies() if c["name"] == "authhub_session"]
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax"
+
+    # a script on the page may act, with the token the page carries
+    status = page.evaluate("""() => fetch('/transfer', {
+        method: 'POST',
+        headers: {'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content,
+                  'Content-Type': 'application/x-www-form-urlencoded'},
+        body: 'to=bob'}).then(response => response.status)""")
+    assert status == 200
+    assert bank.transfers == [("alice", "bob")]
+
+    page.click("text=Sign out")
+    page.wait_for_url(f"{base}/")
+    assert "Not signed in" in page.text_content("h1")
+    assert whoami(page) == {"authenticated": False, "user": None, "scheme": None}
+    assert not [c for c in context.cookies() if c["name"] == "authhub_session"]
+    context.close()
+
+
+def test_wrong_password_in_the_browser(browser: Browser, app: tuple[str, Bank]) -> None:
+    base, _ = app
+    page = browser.new_page()
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "not the password")
+    page.click("button[type=submit]")
+    assert page.text_content("[role=alert]") == "Invalid username/password."
+    assert whoami(page)["authenticated"] is False
+    page.close()
+
+
+# 127.0.0.1 on another port is the same site: the Lax cookie is sent, and the CSRF check refuses.
+# 127.0.0.2 is another site: the browser withholds the Lax cookie, so the request is anonymous.
+@pytest.mark.parametrize(("attacker_host", "refusal"), [
+    ("127.0.0.1", "CSRF Failed: Origin checking failed"),
+    ("127.0.0.2", "Authentication credentials were not provided."),
+], ids=["same-site", "cross-site"])
+def test_a_cross_origin_form_post_is_refused(
+    browser: Browser, app: tuple[str, Bank], attacker: Callable[[str, str], str], attacker_host: str, refusal: str
+) -> None:
+    base, bank = app
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+    evil = context.new_page()
+    with evil.expect_response(f"{base}/transfer") as attack:
+        evil.goto(attacker(attacker_host, auto_submit(f"{base}/transfer")))
+    response = attack.value
+
+    assert response.status == 403
+    assert response.json()["detail"].startswith(refusal)
+    assert bank.transfers == []
+    page.reload()
+    assert page.text_content("#username") == "alice"  # still signed in: nothing was done
+    context.close()
