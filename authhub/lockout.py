@@ -53,12 +53,16 @@ class AttemptRecord(Base):
     locked_until: Mapped[float] = mapped_column(sa.Float, default=0.0)
 
 
+_CLEAN = "authhub.lockout.clean"
+
+
 def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Counters(Protocol):
-    def locked_until(self, digests: list[str]) -> float: ...
+    def locked_until(self, digests: list[str]) -> tuple[float, bool]:
+        """The latest lock end among ``digests``, and whether the first one has a counter."""
 
     def add_failure(self, digest: str, now: float, window: float) -> int: ...
 
@@ -85,7 +89,11 @@ class Lockout:
         """Refuse with 429 (``Retry-After``) while the subject, the address or the pair is locked."""
         if not self.enabled:
             return
-        until = self.counters.locked_until([key_digest(key) for key in attempt_keys(request, subject)])
+        digests = [key_digest(key) for key in attempt_keys(request, subject)]
+        until, pair_counted = self.counters.locked_until(digests)
+        if not pair_counted:
+            # Nothing to clear on success: spare succeeded() its write.
+            request.state.setdefault(_CLEAN, set()).add(subject)
         now = time.time()
         if until > now:
             raise TooManyRequests(retry_after=max(1, math.ceil(until - now)))
@@ -107,7 +115,7 @@ class Lockout:
 
     def succeeded(self, request: Request, subject: str) -> None:
         """Clear the pair (subject, address) only."""
-        if self.enabled:
+        if self.enabled and subject not in request.state.get(_CLEAN, ()):
             self.counters.clear([key_digest(attempt_keys(request, subject)[0])])
 
 
@@ -122,15 +130,17 @@ class SQLCounters:
 
     def __init__(self, hub: AuthHub) -> None:
         self._hub = hub
-        self._table = AttemptRecord.__table__
+        table = self._table = AttemptRecord.__table__
+        self._read = hub.store.prepare(
+            sa.select(table.c.key, table.c.locked_until).where(
+                table.c.key.in_([sa.bindparam("pair"), sa.bindparam("subject"), sa.bindparam("address")])
+            )
+        )
 
-    def locked_until(self, digests: list[str]) -> float:
-        table = self._table
-        with self._hub.store.connect() as connection:
-            until = connection.execute(
-                sa.select(sa.func.max(table.c.locked_until)).where(table.c.key.in_(digests))
-            ).scalar()
-        return until or 0.0
+    def locked_until(self, digests: list[str]) -> tuple[float, bool]:
+        pair, subject, address = digests
+        rows = self._read.fetch_all(pair=pair, subject=subject, address=address)
+        return max((row[1] for row in rows), default=0.0), any(row[0] == pair for row in rows)
 
     def add_failure(self, digest: str, now: float, window: float) -> int:
         table = self._table
@@ -187,9 +197,10 @@ class RedisCounters:
         except self._errors as exc:
             raise StoreUnavailable() from exc
 
-    def locked_until(self, digests: list[str]) -> float:
-        values = self._call(lambda: self._redis.mget([f"{self.PREFIX}{d}:lock" for d in digests]))
-        return max((float(value) for value in values if value is not None), default=0.0)
+    def locked_until(self, digests: list[str]) -> tuple[float, bool]:
+        names = [f"{self.PREFIX}{digests[0]}:failures"] + [f"{self.PREFIX}{d}:lock" for d in digests]
+        counted, *locks = self._call(lambda: self._redis.mget(names))
+        return max((float(value) for value in locks if value is not None), default=0.0), counted is not None
 
     def add_failure(self, digest: str, now: float, window: float) -> int:
         name = f"{self.PREFIX}{digest}:failures"

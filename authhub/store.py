@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from authhub.errors import StoreUnavailable
+from authhub.reads import KeptConnections, PreparedRead
 
 CORE_MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -74,6 +75,11 @@ class Store:
         self.url = url
         self.engine = engine_for(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.kept = KeptConnections(self.engine)
+
+    def prepare(self, statement: sa.Select[Any]) -> PreparedRead:
+        """A read for the request path, compiled once and run on kept connections (:mod:`authhub.reads`)."""
+        return PreparedRead(self.engine, statement, self.kept)
 
     @property
     def dialect(self) -> str:
@@ -117,6 +123,7 @@ class Store:
             return set(MigrationContext.configure(connection).get_current_heads())
 
     def dispose(self) -> None:
+        self.kept.close()
         self.engine.dispose()
 
 

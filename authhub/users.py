@@ -81,27 +81,28 @@ class SQLUserStore:
         )
         self._dummy_hash: str | None = None
         self._lock = threading.Lock()
+        table = UserRecord.__table__
+        self._by_username = hub.store.prepare(
+            sa.select(table.c.id, table.c.username, table.c.password_hash, table.c.is_active).where(
+                table.c.username == sa.bindparam("username")
+            )
+        )
 
     # -- what schemes call --------------------------------------------------
 
     def check_password(self, username: str, password: str) -> User:
-        table = UserRecord.__table__
-        with self._hub.store.connect() as connection:
-            row = connection.execute(
-                sa.select(table.c.id, table.c.username, table.c.password_hash, table.c.is_active).where(
-                    table.c.username == username
-                )
-            ).first()
+        row = self._by_username.fetch_one(username=username)
         if row is None:
             self._verify(self._dummy(), password)  # same cost as a wrong password
             raise AuthenticationFailed(INVALID_CREDENTIALS)
-        if not self._verify(row.password_hash, password):
+        user_id, name, password_hash, is_active = row
+        if not self._verify(password_hash, password):
             raise AuthenticationFailed(INVALID_CREDENTIALS)
-        if not row.is_active:
+        if not is_active:
             raise AuthenticationFailed(INACTIVE)
-        if self.hasher.check_needs_rehash(row.password_hash):
-            self._store_hash(row.username, self.hasher.hash(password))
-        return User(row.id, row.username, row.is_active)
+        if self.hasher.check_needs_rehash(password_hash):
+            self._store_hash(name, self.hasher.hash(password))
+        return User(user_id, name, bool(is_active))
 
     def get(self, user_id: Any) -> User | None:
         table = UserRecord.__table__

@@ -195,7 +195,7 @@ def asgi_middleware(run_dir: Path) -> list[Case]:
              asgi_calls(ASGIAuthMiddleware(trivial_asgi_reading_user, async_hub)), is_async=True,
              note="tiny coroutine scheme: runs in the event loop"),
         Case("ASGI trivial app + authhub AuthMiddleware (plain scheme)", GROUP,
-             asgi_calls(ASGIAuthMiddleware(trivial_asgi_reading_user, sync_hub)), is_async=True,
+             asgi_calls(ASGIAuthMiddleware(trivial_asgi_reading_user, sync_hub)), is_async=True, waits=True,
              note="tiny plain scheme: runs in a worker thread (asyncio.to_thread)"),
     ]
 
@@ -222,7 +222,7 @@ def basic(run_dir: Path, database: Path) -> list[Case]:
     """Basic with the real argon2 parameters (the benchmark user's hash was made with them)."""
     hub = hub_for(run_dir, database, schemes=["basic"])
     return [Case("authhub basic", GROUP, request_call(hub, _basic_headers(USERNAME)), iterations=2, repeats=5,
-                 note="argon2id t=3 m=64MiB p=4")]
+                 waits=True, note="argon2id t=3 m=64MiB p=4")]
 
 
 def basic_overhead(run_dir: Path, database: Path) -> list[Case]:

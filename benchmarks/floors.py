@@ -94,4 +94,4 @@ def argon2_verify() -> Case:
     hasher = real_hasher()
     stored = hasher.hash(PASSWORD)
     return Case("floor: argon2-cffi verify", GROUP, lambda: hasher.verify(stored, PASSWORD), iterations=2, repeats=5,
-                note="t=3, m=64 MiB, p=4 (authhub's defaults)")
+                waits=True, note="t=3, m=64 MiB, p=4 (authhub's defaults)")

@@ -8,6 +8,10 @@ per-call times and their min-max: the median is what the ratios use, the
 spread shows how steady the machine was. Cases that a target compares are
 measured together, their batches interleaved.
 
+Times are wall-clock by default. ``--clock cpu`` times in-process cases by
+the process's CPU time instead, for a machine busy with other work; cases
+that wait on a server or a thread keep the wall clock.
+
 The garbage collector stays on (allocations are part of the cost a real
 request pays) but is emptied before each batch, so one case's garbage is
 not collected on another's clock.
@@ -61,6 +65,12 @@ class Settings:
     target: float = 0.025
     repeats: int = 21
     min_iterations: int = 1
+    #: ``"wall"`` (``time.perf_counter``) or ``"cpu"`` (``time.process_time``: the
+    #: process's own CPU time, which other processes on a busy machine do not inflate).
+    clock: str = "wall"
+
+    def timer(self, case: Case) -> Callable[[], float]:
+        return time.process_time if self.clock == "cpu" and not case.waits else time.perf_counter
 
 
 @attrs.frozen
@@ -74,20 +84,23 @@ class Case:
     iterations: int | None = None  # fixed batch size (slow cases such as argon2)
     repeats: int | None = None
     is_async: bool = False
+    #: The case waits on something outside the process (a database server, a
+    #: worker thread): always timed by the wall clock, whatever ``Settings.clock``.
+    waits: bool = False
 
 
-def _batch(call: Callable[[], Any], iterations: int) -> float:
-    start = time.perf_counter()
+def _batch(call: Callable[[], Any], iterations: int, clock: Callable[[], float]) -> float:
+    start = clock()
     for _ in range(iterations):
         call()
-    return time.perf_counter() - start
+    return clock() - start
 
 
-async def _abatch(call: Callable[[], Awaitable[Any]], iterations: int) -> float:
-    start = time.perf_counter()
+async def _abatch(call: Callable[[], Awaitable[Any]], iterations: int, clock: Callable[[], float]) -> float:
+    start = clock()
     for _ in range(iterations):
         await call()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def _calibrate(run: Callable[[int], float], target: float, minimum: int) -> int:
@@ -111,12 +124,13 @@ def measure_together(cases: Sequence[Case], settings: Settings) -> list[Timing]:
     try:
         runners: list[Callable[[int], float]] = []
         for case in cases:
+            clock = settings.timer(case)
             if case.is_async:
-                def run(n: int, case: Case = case) -> float:
-                    return loop.run_until_complete(_abatch(case.call, n))
+                def run(n: int, case: Case = case, clock: Callable[[], float] = clock) -> float:
+                    return loop.run_until_complete(_abatch(case.call, n, clock))
             else:
-                def run(n: int, case: Case = case) -> float:
-                    return _batch(case.call, n)
+                def run(n: int, case: Case = case, clock: Callable[[], float] = clock) -> float:
+                    return _batch(case.call, n, clock)
             run(3)  # warm-up: first-call costs (imports, pools, caches) are not per-request costs
             runners.append(run)
         counts = [case.iterations or _calibrate(run, settings.target, settings.min_iterations)

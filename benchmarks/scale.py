@@ -26,7 +26,8 @@ GROUP = "scale"
 
 def _case(backend: str, count: int, hub: Any, key: str) -> Case:
     headers = [("host", "api.example"), ("authorization", f"Token {key}")]
-    return Case(f"token lookup, {backend}, {count:,} tokens", GROUP, request_call(hub, headers))
+    return Case(f"token lookup, {backend}, {count:,} tokens", GROUP, request_call(hub, headers),
+                waits=backend == "PostgreSQL")
 
 
 def sqlite(run_dir: Path, small: Path, small_key: str, settings: Settings) -> list[Timing]:
@@ -111,4 +112,5 @@ def _postgres_floor(url: str, key: str, count: int) -> Case:
     def call() -> Any:
         return cursor.execute(query, (token_digest,), prepare=True).fetchone()
 
-    return Case(f"floor: psycopg join, {count:,} tokens", GROUP, call, note="digest precomputed; prepared")
+    return Case(f"floor: psycopg join, {count:,} tokens", GROUP, call, note="digest precomputed; prepared",
+                waits=True)

@@ -200,3 +200,14 @@ def test_jwks_from_a_url_over_http(
         'Bearer realm="authhub", error="invalid_token", '
         "error_description=\"The access token's 'aud' claim is not accepted.\""
     )
+
+
+def test_jwks_over_plain_http_to_another_host_is_a_configuration_error(
+    authhub_make_hub: Callable[..., AuthHub]
+) -> None:
+    hub = authhub_make_hub(schemes=["oauth"], oauth={
+        "token_source": "jwt", "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE,
+        "jwks": "http://issuer.example/jwks.json",
+    })
+    with pytest.raises(authhub.ConfigurationError, match="must use https"):
+        resource_for(hub, hub.settings.section("oauth"))

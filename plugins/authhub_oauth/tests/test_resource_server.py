@@ -146,7 +146,21 @@ def test_token_of_a_deactivated_user_stops_working(hub: AuthHub, base: str) -> N
     hub.users.deactivate("bob")
     answer = requests.get(f"{base}/whoami", headers={"Authorization": token}, timeout=10)
     assert answer.status_code == 401
-    assert "inactive" in answer.headers["WWW-Authenticate"]
+    assert 'error="invalid_token"' in answer.headers["WWW-Authenticate"]
+
+
+def test_token_of_a_user_deactivated_elsewhere_is_refused(hub: AuthHub, base: str) -> None:
+    """Another process deactivated the user (no user_changed here): the token is still refused."""
+    from authhub.users import UserRecord
+
+    user = hub.users.create("frank", PASSWORD)
+    token = authhub_oauth.auth_headers(hub, user)["Authorization"]
+    with hub.store.session() as session:
+        session.execute(sa.update(UserRecord).where(UserRecord.id == user.id).values(is_active=False))
+
+    answer = requests.get(f"{base}/whoami", headers={"Authorization": token}, timeout=10)
+    assert answer.status_code == 401
+    assert "inactive or deleted" in answer.headers["WWW-Authenticate"]
 
 
 def test_request_auth_is_the_access_token(hub: AuthHub, alice: Any) -> None:
@@ -165,3 +179,14 @@ def test_two_authorization_headers_are_a_bad_request(hub: AuthHub) -> None:
     request = Request("GET", "/", [("Authorization", "Bearer abc"), ("Authorization", "Bearer def")], hub=hub)
     with pytest.raises(authhub.BadRequest):
         request.identity
+
+
+def test_password_change_revokes_the_users_tokens(hub: AuthHub, base: str) -> None:
+    user = hub.users.create("erin", PASSWORD)
+    token = authhub_oauth.auth_headers(hub, user)["Authorization"]
+    assert requests.get(f"{base}/whoami", headers={"Authorization": token}, timeout=10).status_code == 200
+
+    hub.users.set_password("erin", "a brand new passphrase")
+    answer = requests.get(f"{base}/whoami", headers={"Authorization": token}, timeout=10)
+    assert answer.status_code == 401
+    assert 'error_description="The access token was revoked."' in answer.headers["WWW-Authenticate"]

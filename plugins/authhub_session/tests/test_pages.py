@@ -188,3 +188,17 @@ def test_a_tampered_cookie_is_anonymous_and_cleared(
     protected = httpx.get(live.base_url.join("/protected"), cookies={"authhub_session": tampered})
     assert protected.status_code == 403
     assert session_cookie_line(protected).startswith("authhub_session=; Max-Age=0")
+
+
+def test_repeated_wrong_passwords_lock_the_form(make_hub, authhub_live_server) -> None:
+    hub = make_hub(lockout_backoff_after=3, lockout_threshold=3, lockout_duration=60)
+    hub.users.create("alice", PASSWORD)
+    with httpx.Client(base_url=authhub_live_server(hub)) as client:
+        for _ in range(3):
+            assert "Invalid username/password." in sign_in(client, password="guess").text
+        locked = sign_in(client)  # even the right password, while locked
+
+        assert locked.status_code == 429
+        assert 1 <= int(locked.headers["retry-after"]) <= 60
+        assert "Too many failed attempts" in locked.text
+        assert "authhub_session" not in client.cookies

@@ -7,6 +7,7 @@ its own branch and returns the directory from ``migration_directory``, so
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import authhub_token
@@ -16,25 +17,39 @@ from authhub_token import BaseToken, TokenError
 from sqlalchemy.orm import Mapped, mapped_column
 
 import authhub
+from authhub.store import Base
 
 from .conftest import refusal, request
 
 
-class ServiceToken(BaseToken):
-    """A machine token naming the service that holds it; no name, scopes or expiry."""
+@pytest.fixture(scope="module")
+def service_token() -> Iterator[type[BaseToken]]:
+    """The application's model: a machine token naming the service that holds it; no name, scopes or expiry.
 
-    __tablename__ = "testapp_service_token"
+    Declared while this module's tests run and taken off the shared metadata
+    afterwards, so other tests that compare the metadata with their database
+    never see a table only these tests create.
+    """
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    service: Mapped[str] = mapped_column(sa.String(50))
+    class ServiceToken(BaseToken):
+        __tablename__ = "testapp_service_token"
+
+        id: Mapped[int] = mapped_column(primary_key=True)
+        service: Mapped[str] = mapped_column(sa.String(50))
+
+    yield ServiceToken
+    Base.metadata.remove(ServiceToken.__table__)
 
 
 class ApplicationPlugin:
     """The application's plugin: its token model and its migrations."""
 
+    def __init__(self, model: type[BaseToken]) -> None:
+        self.model = model
+
     @authhub.hookimpl
     def token_model(self) -> type[BaseToken]:
-        return ServiceToken
+        return self.model
 
     @authhub.hookimpl
     def migration_directory(self) -> str:
@@ -42,18 +57,18 @@ class ApplicationPlugin:
 
 
 @pytest.fixture
-def app_hub(make_hub):
-    hub = make_hub(plugins={"testapp": ApplicationPlugin()})
+def app_hub(make_hub, service_token):
+    hub = make_hub(plugins={"testapp": ApplicationPlugin(service_token)})
     hub.users.create("alice", "pw")
     return hub
 
 
-def test_the_application_model_takes_over(app_hub):
-    assert app_hub.hooks.token_model() is ServiceToken
+def test_the_application_model_takes_over(app_hub, service_token):
+    assert app_hub.hooks.token_model() is service_token
     assert sa.inspect(app_hub.store.engine).has_table("testapp_service_token")
 
 
-def test_tokens_of_the_custom_model_authenticate_with_the_extra_column(app_hub):
+def test_tokens_of_the_custom_model_authenticate_with_the_extra_column(app_hub, service_token):
     new = authhub_token.create_token(app_hub, "alice", service="billing")
     identity = app_hub.authenticate(request(app_hub, f"Token {new.key}"))
     assert identity.user.username == "alice"
@@ -61,7 +76,7 @@ def test_tokens_of_the_custom_model_authenticate_with_the_extra_column(app_hub):
     assert identity.auth.name is None and identity.auth.expires_at is None
     with app_hub.store.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(authhub_token.Token)) == 0
-        row = session.get(ServiceToken, new.token.id)
+        row = session.get(service_token, new.token.id)
         assert row.service == "billing" and row.user.username == "alice" and row.key is None
 
 
@@ -96,10 +111,11 @@ def test_without_the_application_plugin_the_default_model_answers(hub):
     assert hub.hooks.token_model() is authhub_token.Token
 
 
-def test_the_application_wins_even_when_registered_before_the_token_plugin(make_hub):
+def test_the_application_wins_even_when_registered_before_the_token_plugin(make_hub, service_token):
     # Without trylast, pluggy would ask the plugin registered last (here: token) first.
-    hub = make_hub(load_entry_points=False, plugins={"testapp": ApplicationPlugin(), "token": authhub_token})
-    assert hub.hooks.token_model() is ServiceToken
+    plugins = {"testapp": ApplicationPlugin(service_token), "token": authhub_token}
+    hub = make_hub(load_entry_points=False, plugins=plugins)
+    assert hub.hooks.token_model() is service_token
     hub.users.create("alice", "pw")
     new = authhub_token.create_token(hub, "alice", service="early")
     assert hub.authenticate(request(hub, f"Token {new.key}")).auth.extra == {"service": "early"}

@@ -33,7 +33,7 @@ def test_the_key_exists_only_once_and_is_never_stored_or_shown(hub, alice):
     assert new.key not in repr(new)
     stored = rows(hub)
     assert len(stored) == 1
-    assert all(new.key not in str(value) and new.key.encode() not in bytes(str(value), "utf-8") for value in stored[0])
+    assert all(new.key not in str(value) for value in stored[0])
     assert stored[0].digest != new.key.encode()
     listed = authhub_token.list_tokens(hub)[0]
     assert not hasattr(listed, "key") and not hasattr(listed, "digest")

@@ -13,6 +13,7 @@ Authlib; ``authhub oauth`` manages clients and tokens.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,8 @@ __all__ = [
     "require_scopes",
     "scopes_required",
 ]
+
+log = logging.getLogger("authhub.oauth")
 
 #: The client that ``auth_headers`` issues test tokens through.
 TEST_CLIENT_ID = "authhub-test-client"
@@ -77,6 +80,22 @@ def register_commands(cli: click.Group) -> None:
     from authhub_oauth.cli import oauth_group
 
     cli.add_command(oauth_group)
+
+
+@authhub.hookimpl
+def user_changed(hub: AuthHub, username: str) -> None:
+    """A new password or a deactivation revokes every token issued for the user."""
+    from authhub_oauth.clients import revoke_tokens
+
+    find = getattr(hub.users, "get_by_username", None)
+    user = find(username) if find is not None else None
+    if user is None:
+        return
+    try:
+        revoke_tokens(hub, user_id=user.id)
+    except authhub.StoreUnavailable:
+        # The change itself is done; tokens of an inactive user are refused anyway.
+        log.error("could not revoke the tokens of a changed user: store unavailable")
 
 
 @authhub.hookimpl

@@ -89,7 +89,7 @@ def create_client(
             raise ClientError(f"scope {scope!r} has characters RFC 6749 §3.3 does not allow")
     secret = None if public else secrets.token_urlsafe(32)
     row = OAuthClient(
-        client_id=secrets.token_urlsafe(16),
+        client_id=generate_token(22),  # letters and digits: never mistaken for a command-line option
         client_secret_digest=digest(secret) if secret is not None else None,
         name=name,
         grant_types=" ".join(grants),

@@ -20,7 +20,7 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grant
 from authlib.oauth2.rfc7636 import CodeChallenge
 
 from authhub_oauth.adapter import OAuthRequest
-from authhub_oauth.models import AuthorizationCode, OAuthClient, OAuthToken, digest, utcnow
+from authhub_oauth.models import AuthorizationCode, OAuthClient, OAuthToken, changed, digest, utcnow
 
 if TYPE_CHECKING:
     from authhub_oauth.server import OAuthServer
@@ -78,11 +78,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def create_token_response(self) -> Any:
         code: AuthorizationCode = self.request.authorization_code
         with self.server.hub.store.session() as session:
-            claimed = session.execute(
+            claimed = changed(session.execute(
                 sa.update(AuthorizationCode)
                 .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_(None))
                 .values(used_at=utcnow())
-            ).rowcount
+            ))
             if claimed == 1:
                 self.request.db_session = session
                 try:
@@ -129,11 +129,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def create_token_response(self) -> Any:
         old: OAuthToken = self.request.refresh_token
         with self.server.hub.store.session() as session:
-            claimed = session.execute(
+            claimed = changed(session.execute(
                 sa.update(OAuthToken)
                 .where(OAuthToken.id == old.id, OAuthToken.refresh_used_at.is_(None), OAuthToken.revoked_at.is_(None))
                 .values(refresh_used_at=utcnow())
-            ).rowcount
+            ))
             if claimed == 1:
                 self.request.db_session = session
                 try:

@@ -46,6 +46,11 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+def changed(result: Any) -> int:
+    """How many rows an ``UPDATE`` changed (its cursor result's ``rowcount``)."""
+    return int(result.rowcount)
+
+
 def split(text: str | None) -> list[str]:
     return (text or "").split()
 

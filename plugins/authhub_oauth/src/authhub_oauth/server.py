@@ -26,7 +26,7 @@ from authhub_oauth import settings as oauth_settings
 from authhub_oauth.adapter import OAuthRequest, authenticate_client_secret_basic
 from authhub_oauth.endpoints import TokenIntrospection, TokenRevocation
 from authhub_oauth.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant, StrictCodeChallenge
-from authhub_oauth.models import AuthorizationCode, OAuthClient, OAuthToken, digest, utcnow
+from authhub_oauth.models import AuthorizationCode, OAuthClient, OAuthToken, changed, digest, utcnow
 
 TOKEN_LENGTH = 48  # characters of [A-Za-z0-9]: about 285 bits
 
@@ -119,9 +119,9 @@ class OAuthServer(AuthorizationServer):
 
     def revoke_tokens(self, *where: Any) -> int:
         with self.hub.store.session() as session:
-            return session.execute(
+            return changed(session.execute(
                 sa.update(OAuthToken).where(*where, OAuthToken.revoked_at.is_(None)).values(revoked_at=utcnow())
-            ).rowcount
+            ))
 
     def revoke_family(self, family_id: str) -> int:
         return self.revoke_tokens(OAuthToken.family_id == family_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from authlib.common.security import is_secure_transport
+
 from authhub import ConfigurationError, Setting
 
 TOKEN_SOURCES = ("opaque", "jwt", "introspection")
@@ -66,6 +68,11 @@ def check(settings: Mapping[str, Any]) -> None:
         for key in ("introspection_url", "introspection_client_id", "introspection_client_secret"):
             if not settings[key]:
                 raise ConfigurationError(f"oauth.{key}: required when oauth.token_source is 'introspection'")
+    for key in ("jwks", "introspection_url"):
+        location = settings[key]
+        if location and location.startswith("http:") and not is_secure_transport(location):
+            # Keys or token answers over plain http could be swapped on the way.
+            raise ConfigurationError(f"oauth.{key}: {location!r} must use https (plain http only to localhost)")
     for key in ("access_token_lifetime", "refresh_token_lifetime", "code_lifetime"):
         if settings[key] <= 0:
             raise ConfigurationError(f"oauth.{key}: must be a positive number of seconds")

@@ -12,7 +12,7 @@ import html
 import secrets
 from urllib.parse import urlsplit
 
-from authhub import AuthenticationFailed, AuthHub, PermissionDenied, Request, Response
+from authhub import AuthenticationFailed, AuthHub, PermissionDenied, Request, Response, TooManyRequests
 from authhub.server import Route
 from authhub_session import csrf
 from authhub_session.api import csrf_token, login, logout
@@ -77,10 +77,21 @@ def _submit_login(request: Request, sessions: Sessions) -> Response:
     username, password = form.get("username", ""), form.get("password", "")
     if not username or not password:
         return _login_form(request, sessions, next_path, "Enter your username and password.", 400)
+    hub = _hub(request)
+    # The same subject as the basic scheme's: guesses count together whichever way they come.
+    subject = f"user:{username}"
     try:
-        user = _hub(request).users.check_password(username, password)
+        hub.lockout.check(request, subject)
+    except TooManyRequests as error:
+        response = _login_form(request, sessions, next_path, error.detail, 429, username)
+        response.headers.extend(error.headers.items())
+        return response
+    try:
+        user = hub.users.check_password(username, password)
     except AuthenticationFailed as error:
+        hub.lockout.failed(request, subject)
         return _login_form(request, sessions, next_path, error.detail, 200, username)
+    hub.lockout.succeeded(request, subject)
     headers = login(request, user)
     headers.append(sessions.login_cookie.clear_cookie(request))
     return Response.redirect(next_path, headers=[*headers, *PAGE_HEADERS])

@@ -2,11 +2,12 @@
 
 It is a SQLAlchemy Core ``select`` built once per model and compiled once
 for the engine's dialect, then run on a DBAPI connection of its own
-without the Core execution layer: on SQLite ``Connection.execute`` costs
-about five times the query itself and a pool checkout about as much as the
-query, and this runs on every request. Result values
-that need it (SQLite's timestamps) go through the column type's own
-SQLAlchemy result processor, so the values match what the ORM would give.
+without the Core execution layer. Measured on SQLite with 10,000 tokens:
+the query alone ~5 us; through ``Connection.execute`` ~28 us; on a
+connection checked out of the pool for each request ~9 us; on a kept
+connection ~5 us. This runs on every request, so it takes the last.
+Result values that need it (SQLite's timestamps) go through the column
+type's own SQLAlchemy result processor, so they match what the ORM gives.
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ class Connections:
     ``keep`` idle connections are kept; more concurrent requests open more
     and close them afterwards. PostgreSQL connections run in autocommit: one
     statement needs no transaction, and each sees the latest commits, so a
-    revocation elsewhere is seen by the very next request.
+    revocation elsewhere is seen by the very next request. (SQLite's driver
+    opens no transaction for a ``SELECT``, with the same effect.)
     """
 
     def __init__(self, engine: Engine, keep: int = 16) -> None:

@@ -25,25 +25,36 @@ _lock = threading.Lock()
 
 def authenticator_for(hub: AuthHub, section: Mapping[str, Any] | None = None) -> TokenAuthenticator:
     """The hub's authenticator (``section``: the token settings, when the caller has them)."""
-    entry = _authenticators.get(id(hub))
-    if entry is not None:
-        hub_ref, authenticator = entry
-        if (hub_ref() is hub and authenticator.store is hub.store
-                and (section is None or authenticator.section is section)):
-            return authenticator
+    found = _current(hub, section)
+    if found is not None:
+        return found
     with _lock:
+        found = _current(hub, section)  # another thread may have built it meanwhile
+        if found is not None:
+            return found
         if section is None:
             section = hub.settings.section(scheme_name(hub))
         model = hub.hooks.token_model()
         if model is None:
             raise ConfigurationError("no token model: the token_model hook returned nothing")
         authenticator = TokenAuthenticator(hub.store, section, model)
-        if entry is None:
+        previous = _authenticators.get(id(hub))
+        if previous is None:
             weakref.finalize(hub, _retire, id(hub))
         else:
-            entry[1].close()  # the hub's store or settings changed
+            previous[1].close()  # the hub's store or settings changed
         _authenticators[id(hub)] = (weakref.ref(hub), authenticator)
         return authenticator
+
+
+def _current(hub: AuthHub, section: Mapping[str, Any] | None) -> TokenAuthenticator | None:
+    entry = _authenticators.get(id(hub))
+    if entry is None:
+        return None
+    hub_ref, authenticator = entry
+    if hub_ref() is hub and authenticator.store is hub.store and (section is None or authenticator.section is section):
+        return authenticator
+    return None
 
 
 def _retire(hub_id: int) -> None:
