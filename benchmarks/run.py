@@ -95,9 +95,10 @@ def main(argv: list[str] | None = None) -> int:
                                                              "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
                         help="admin URL of the PostgreSQL server; two databases are made on it and dropped "
                              "(default: $AUTHHUB_TEST_POSTGRES or postgres@127.0.0.1:5432)")
-    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                        help="time in-process cases by the wall clock (default) or by this process's CPU time, "
-                             "which other work on a busy machine does not inflate")
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                        help="time in-process cases by this process's CPU time (default: other work on the machine "
+                             "does not inflate it) or by the wall clock; cases that wait on a server or a thread "
+                             "always use the wall clock")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args(argv)
 

@@ -63,3 +63,41 @@ def test_parallel_redemptions_of_one_code(hub: AuthHub, base: str, browser: Brow
     winner = next(answer for answer in answers if answer.status_code == 200).json()
     whoami = requests.get(f"{base}/whoami", headers={"Authorization": f"Bearer {winner['access_token']}"}, timeout=10)
     assert whoami.status_code == 401
+
+
+def test_parallel_refreshes_of_one_refresh_token(hub: AuthHub, base: str, browser: Browser) -> None:
+    """One refresh wins; every other use is a reuse of a rotated token and ends the family."""
+    hub.users.create("alice", PASSWORD)
+    client, secret = create_client(hub, name="Web app", grant_types=["authorization_code", "refresh_token"],
+                                   redirect_uris=[REDIRECT_URI], scopes=["read"])
+    assert secret is not None
+    oauth = OAuth2Session(client.client_id, secret, scope="read", redirect_uri=REDIRECT_URI,
+                          code_challenge_method="S256")
+    verifier = generate_token(64)
+    url, _ = oauth.create_authorization_url(f"{base}/oauth/authorize", code_verifier=verifier)
+    token = oauth.fetch_token(f"{base}/oauth/token", authorization_response=browser.authorize(url).headers["Location"],
+                              code_verifier=verifier)
+
+    barrier = threading.Barrier(PARALLEL // 2)
+    answers: list[requests.Response] = []
+    lock = threading.Lock()
+
+    def refresh() -> None:
+        barrier.wait(timeout=10)
+        answer = requests.post(f"{base}/oauth/token", auth=(client.client_id, secret), timeout=30,
+                               data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]})
+        with lock:
+            answers.append(answer)
+
+    threads = [threading.Thread(target=refresh) for _ in range(PARALLEL // 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [200] + [400] * (PARALLEL // 2 - 1)
+    winner = next(answer for answer in answers if answer.status_code == 200).json()
+    for access_token in (token["access_token"], winner["access_token"]):
+        whoami = requests.get(f"{base}/whoami", headers={"Authorization": f"Bearer {access_token}"}, timeout=10)
+        assert whoami.status_code == 401

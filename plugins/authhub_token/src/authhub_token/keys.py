@@ -38,7 +38,11 @@ def is_well_formed(key: str) -> bool:
 
 
 def has_valid_checksum(raw: bytes) -> bool:
-    """:func:`is_well_formed` for a key already encoded (the request path's form)."""
+    """:func:`is_well_formed` for a key already encoded (the request path's form).
+
+    A plain comparison is right here: the checksum is no secret, anyone can
+    compute it from the rest of the key.
+    """
     return (len(raw) == KEY_LENGTH and raw.startswith(_PREFIX_BYTES)
             and b"%08x" % zlib.crc32(raw[:-CHECKSUM_LENGTH]) == raw[-CHECKSUM_LENGTH:])
 

@@ -25,9 +25,12 @@ _lock = threading.Lock()
 
 def authenticator_for(hub: AuthHub, section: Mapping[str, Any] | None = None) -> TokenAuthenticator:
     """The hub's authenticator (``section``: the token settings, when the caller has them)."""
-    found = _current(hub, section)
-    if found is not None:
-        return found
+    entry = _authenticators.get(id(hub))
+    if entry is not None:  # the request path: _current() inlined
+        authenticator = entry[1]
+        if (entry[0]() is hub and authenticator.store is hub.store
+                and (section is None or authenticator.section is section)):
+            return authenticator
     with _lock:
         found = _current(hub, section)  # another thread may have built it meanwhile
         if found is not None:
