@@ -86,6 +86,135 @@ def _time(seconds: float) -> str:
     return f"{micro:.2f} µs"
 
 
+#: Middleware overheads: ``(name, group, wrapped case, bare case)``, paired per round.
+OVERHEADS = [
+    ("authhub WSGI middleware overhead", "authhub", "WSGI trivial app + authhub AuthMiddleware",
+     "WSGI trivial app, bare"),
+    ("Flask-HTTPAuth overhead", "anchor", "Flask view + Flask-HTTPAuth HTTPTokenAuth", "Flask view, bare"),
+    ("authhub Flask extension overhead", "authhub", "Flask view + authhub FlaskAuth login_required",
+     "Flask view, bare"),
+    ("authhub ASGI middleware overhead (async scheme)", "authhub",
+     "ASGI trivial app + authhub AuthMiddleware (async scheme)", "ASGI trivial app, bare"),
+    ("authhub ASGI middleware overhead (plain scheme)", "authhub",
+     "ASGI trivial app + authhub AuthMiddleware (plain scheme)", "ASGI trivial app, bare"),
+    ("Starlette AuthenticationMiddleware overhead", "anchor", "ASGI trivial app + Starlette AuthenticationMiddleware",
+     "ASGI trivial app, bare"),
+]
+
+
+def in_process_groups(run_dir: Path, database: Path, meta: dict[str, Any],
+                      django_meta: dict[str, Any]) -> list[tuple[str, Callable[[], list[Case]]]]:
+    """Every in-process case, in the groups measured together (each group's cases are built when it runs)."""
+    import cases_authhub
+    import cases_drf
+    import cases_flask
+    import cases_knox
+    import cases_starlette
+    import floors
+
+    key = meta["token_key"]
+    return [
+        ("token: authhub, DRF, knox, floors", lambda: [
+            floors.sqlite_join(database, key),
+            floors.dict_sha256(key),
+            *cases_authhub.token(run_dir, database, key),
+            cases_drf.token(django_meta),
+            cases_knox.token(),
+        ]),
+        ("session: authhub, DRF", lambda: [cases_authhub.session(run_dir, database), cases_drf.session()]),
+        ("chain dispatch vs pluggy", lambda: [
+            *(floors.pluggy_firstresult(count) for count in (1, 4, 10)),
+            *(cases_authhub.chain_dispatch(count, run_dir) for count in (1, 4, 10)),
+        ]),
+        ("WSGI: authhub middleware, Flask-HTTPAuth",
+         lambda: [*cases_authhub.wsgi_middleware(run_dir), *cases_flask.middleware(run_dir)]),
+        ("ASGI: authhub middleware, Starlette",
+         lambda: [*cases_authhub.asgi_middleware(run_dir), cases_starlette.middleware()]),
+        ("basic: real argon2 parameters",
+         lambda: [floors.argon2_verify(), *cases_authhub.basic(run_dir, database), cases_drf.basic()]),
+        ("basic: the cost around argon2, and the cache", lambda: cases_authhub.basic_overhead(run_dir, database)),
+        ("oauth bearer: opaque and JWT", lambda: cases_authhub.oauth(run_dir, database)),
+    ]
+
+
+def profile(groups: list[tuple[str, Callable[[], list[Case]]]], name: str, seconds: float = 3.0) -> int:
+    """Run one case under pyinstrument for about ``seconds`` and print where its time goes."""
+    import asyncio
+
+    from pyinstrument import Profiler
+
+    for _, make in groups:
+        matches = [case for case in make() if case.name == name]
+        if matches:
+            break
+    else:
+        print(f"no in-process case named {name!r}", file=sys.stderr)
+        return 2
+    case = matches[0]
+    loop = asyncio.new_event_loop()
+
+    def once() -> Any:
+        return loop.run_until_complete(case.call()) if case.is_async else case.call()
+
+    for _ in range(50):
+        once()
+    profiler = Profiler(interval=0.0001)
+    count = 0
+    deadline = time.perf_counter() + seconds
+    profiler.start()
+    while time.perf_counter() < deadline:
+        once()
+        count += 1
+    profiler.stop()
+    loop.close()
+    print(f"{name}: {count} calls in {seconds:.0f} s under the profiler (its overhead included)")
+    print(profiler.output_text(unicode=True, color=False))
+    return 0
+
+
+def performance_markdown(payload: dict[str, Any], timings: list[Timing], results: list[Target],
+                         extra: dict[str, Any]) -> str:
+    """The README's "Performance" section for this run, ready to paste."""
+    machine_info = payload["machine"]
+    versions = ", ".join(f"{name} {version}" for name, version in machine_info["versions"].items() if version)
+    lines = [
+        "## Performance",
+        "",
+        "Per-request cost of authentication, authhub beside Django REST framework, django-rest-knox, Starlette and "
+        "Flask-HTTPAuth doing the same work on the same data (SQLite file, 10,000 users, one valid credential), "
+        "all measured in one run. Reproduce with:",
+        "",
+        "```sh",
+        "pip install -r benchmarks/requirements.txt",
+        "python benchmarks/run.py        # or: tox -e bench",
+        "```",
+        "",
+        f"Measured {payload['when']} on {machine_info['cpus']} x {machine_info['cpu']}, "
+        f"Python {machine_info['python']}, SQLite {machine_info['sqlite']} ({machine_info['platform']}); "
+        f"load average {payload['load_average']['start'][0]:.1f} at the start. {versions}.",
+        "",
+        f"Each case: {payload['method']['repeats']} batches of ~{payload['method']['batch_seconds'] * 1000:.0f} ms, "
+        f"interleaved with the cases it is compared with; median and min-max per request "
+        f"({payload['method']['clock']} clock for in-process cases, wall clock for PostgreSQL, worker threads and "
+        "argon2). See `benchmarks/README.md`.",
+        "",
+        "### Targets",
+        "",
+        "| target | measured | |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| {t.label} | {t.measured} | {'met' if t.met else '**missed**'} |" for t in results]
+    lines += ["", "### All cases", "", "| case | median | min-max | note |", "| --- | ---: | ---: | --- |"]
+    lines += [f"| {t.name} | {_time(t.median)} | {_time(t.low)} - {_time(t.high)} | {t.note} |" for t in timings]
+    if "memory" in extra:
+        m = extra["memory"]
+        lines += ["", f"Memory: a process authenticating {m['requests']:,} token requests peaks at "
+                      f"{m['peak_rss_mib']:.1f} MiB RSS ({m['rss_before_mib']:.1f} MiB after set-up)."]
+    if "http" in extra:
+        lines += ["", "Over HTTP:", "", "```", *extra["http"]["lines"], "```"]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 short repeats per case (a smoke test, not a result)")
@@ -100,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
                              "does not inflate it) or by the wall clock; cases that wait on a server or a thread "
                              "always use the wall clock")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
+    parser.add_argument("--profile", metavar="CASE",
+                        help="instead of measuring, run one in-process case (its name as in the table) under "
+                             "pyinstrument and print where the time goes")
     args = parser.parse_args(argv)
 
     settings = Settings(target=0.01, repeats=5, clock=args.clock) if args.quick else Settings(clock=args.clock)
@@ -122,62 +254,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         database, meta = step("authhub database (10,000 users)", lambda: fixtures.authhub_database(run_dir))
         django_meta = step("Django database (10,000 users)", lambda: fixtures.django_database(run_dir))
-        import cases_authhub
-        import cases_drf
-        import cases_flask
-        import cases_knox
-        import cases_starlette
-        import floors
+        groups = in_process_groups(run_dir, database, meta, django_meta)
+        if args.profile:
+            return profile(groups, args.profile)
+        for title, make in groups:
+            print(f"- {title}", file=sys.stderr, flush=True)
+            cases = make()
+            if cases:
+                add(*measure_together(cases, settings))
+        by_name = {timing.name: timing for timing in timings}
+        for name, group, wrapped, bare in OVERHEADS:
+            if wrapped in by_name and bare in by_name:
+                add(difference(name, group, by_name[wrapped], by_name[bare]))
         import scale
 
         key = meta["token_key"]
-
-        def together(title: str, cases: list[Case]) -> list[Timing]:
-            results = step(title, lambda: measure_together(cases, settings))
-            add(*results)
-            return results
-
-        together("token: authhub, DRF, knox, floors", [
-            floors.sqlite_join(database, key),
-            floors.dict_sha256(key),
-            *cases_authhub.token(run_dir, database, key),
-            cases_drf.token(django_meta),
-            cases_knox.token(),
-        ])
-        together("session: authhub, DRF", [cases_authhub.session(run_dir, database), cases_drf.session()])
-        together("chain dispatch vs pluggy", [
-            *(floors.pluggy_firstresult(count) for count in (1, 4, 10)),
-            *(cases_authhub.chain_dispatch(count, run_dir) for count in (1, 4, 10)),
-        ])
-        wsgi = together("WSGI: authhub middleware, Flask-HTTPAuth",
-                        [*cases_authhub.wsgi_middleware(run_dir), *cases_flask.middleware(run_dir)])
-        wsgi_by = {timing.name: timing for timing in wsgi}
-        add(
-            difference("authhub WSGI middleware overhead", "authhub",
-                       wsgi_by["WSGI trivial app + authhub AuthMiddleware"], wsgi_by["WSGI trivial app, bare"]),
-            difference("Flask-HTTPAuth overhead", "anchor",
-                       wsgi_by["Flask view + Flask-HTTPAuth HTTPTokenAuth"], wsgi_by["Flask view, bare"]),
-            difference("authhub Flask extension overhead", "authhub",
-                       wsgi_by["Flask view + authhub FlaskAuth login_required"], wsgi_by["Flask view, bare"]),
-        )
-        asgi = together("ASGI: authhub middleware, Starlette",
-                        [*cases_authhub.asgi_middleware(run_dir), cases_starlette.middleware()])
-        asgi_by = {timing.name: timing for timing in asgi}
-        bare = asgi_by["ASGI trivial app, bare"]
-        add(
-            difference("authhub ASGI middleware overhead (async scheme)", "authhub",
-                       asgi_by["ASGI trivial app + authhub AuthMiddleware (async scheme)"], bare),
-            difference("authhub ASGI middleware overhead (plain scheme)", "authhub",
-                       asgi_by["ASGI trivial app + authhub AuthMiddleware (plain scheme)"], bare),
-            difference("Starlette AuthenticationMiddleware overhead", "anchor",
-                       asgi_by["ASGI trivial app + Starlette AuthenticationMiddleware"], bare),
-        )
-        together("basic: real argon2 parameters", [floors.argon2_verify(), *cases_authhub.basic(run_dir, database),
-                                                   cases_drf.basic()])
-        together("basic: the cost around argon2, and the cache", cases_authhub.basic_overhead(run_dir, database))
-        oauth_cases = cases_authhub.oauth(run_dir, database)
-        if oauth_cases:
-            together("oauth bearer: opaque and JWT", oauth_cases)
         step("scale: SQLite 10,000 vs 1,000,000 tokens",
              lambda: add(*scale.sqlite(run_dir, database, key, settings)))
         if not args.skip_postgres:
@@ -243,7 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         **extra,
     }
     args.output.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {args.output}")
+    markdown = args.output.with_suffix(".md")
+    markdown.write_text(performance_markdown(payload, timings, results, extra))
+    print(f"wrote {args.output} and {markdown}")
     return 0
 
 

@@ -144,7 +144,7 @@ def wsgi_client(hub: AuthHub, address: str = "127.0.0.1") -> httpx.Client:
     from authhub.server import make_app
 
     transport = httpx.WSGITransport(app=make_app(hub), remote_addr=address)
-    return httpx.Client(transport=transport, base_url="http://testserver")
+    return httpx.Client(transport=transport, base_url="http://127.0.0.1")
 
 
 class Recorder:

@@ -4,6 +4,7 @@ raced by many threads. What has been revoked or ended stays so from the moment t
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import secrets
 import threading
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from authhub_oauth.models import OAuthClient, OAuthToken, digest
+from authhub_oauth.models import OAuthClient, OAuthToken, digest, utcnow
 from authhub_session import api as session_api
 from authhub_session.sessions import sessions_of
 from authhub_token import TokenError, create_token, list_tokens, revoke_token
@@ -45,7 +46,7 @@ def race_revocations(hub: AuthHub, *, tokens: int = 40, seconds: float = 2.5) ->
     keys = {}
     for _ in range(tokens):
         new = create_token(hub, "racer", name="race")
-        keys[new.record.id] = new.key
+        keys[new.token.id] = new.key
     revoked_at: dict[int, float] = {}
     violations: list[tuple[int, float, float]] = []
     counts = {"auth": 0}
@@ -238,9 +239,7 @@ def test_refresh_rotation_under_parallel_use_leaves_at_most_one_live_token(
 
     def new_family() -> tuple[str, str]:
         refresh, family = secrets.token_urlsafe(32), uuid.uuid4().hex
-        now = OAuthToken.issued_at.default.arg(None)
-        import datetime as dt
-
+        now = utcnow()
         with hub.store.session() as session:
             session.add(OAuthToken(access_token_digest=digest(secrets.token_urlsafe(32)),
                                    refresh_token_digest=digest(refresh), client_id="rotator", user_id=alice.id,

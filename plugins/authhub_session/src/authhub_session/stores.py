@@ -21,7 +21,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from authhub import StoreUnavailable, User
 from authhub.store import Base
 from authhub.users import UserRecord
-from authhub_session.driver import DriverQuery
 
 if TYPE_CHECKING:
     from authhub import AuthHub
@@ -116,7 +115,8 @@ class SQLSessionStore:
             )
         else:
             select = sa.select(*columns).where(_SESSIONS.c.digest == sa.bindparam("digest"))
-        self._select = DriverQuery(select)
+        # Run on every request a browser makes: prepared once, on kept connections.
+        self._select = hub.store.prepare(select)
 
     def add(self, session: SessionData, keep_for: int) -> None:
         with self._hub.store.connect() as connection:
@@ -126,7 +126,7 @@ class SQLSessionStore:
             ))
 
     def get(self, digest: str) -> SessionData | None:
-        row = self._select.first(self._hub.store.engine, {"digest": digest})
+        row = self._select.fetch_one(digest=digest)
         if row is None:
             return None
         user = User(row[1], row[5], bool(row[6])) if self._join_users else None
@@ -153,10 +153,8 @@ class SQLSessionStore:
             ))).rowcount
 
 
-def _timestamp(value: dt.datetime | str) -> dt.datetime:
-    # SQLite's driver hands back the text SQLAlchemy wrote, without its zone: it was UTC.
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
+def _timestamp(value: dt.datetime) -> dt.datetime:
+    # SQLite hands back timestamps without their zone: they were written as UTC.
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
 
 

@@ -44,7 +44,7 @@ class TokenAuthenticator:
         self.section = section
         self.settings = TokenSettings.from_section(section)
         self.keyword = self.settings.keyword.lower()
-        self.lookup = TokenLookup(store.engine, model)
+        self.lookup = TokenLookup(store, model)
         settings = self.settings
         self.cache = TokenCache(settings.cache_ttl, settings.cache_size) if (
             settings.cache_ttl > 0 and settings.cache_size > 0) else None
