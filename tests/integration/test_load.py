@@ -24,6 +24,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from authhub.testing import FAST_HASHING
+
 from .conftest import SCHEMES, World, basic, make_world
 from .servers import free_port
 
@@ -55,6 +57,9 @@ class Server:
             "AUTHHUB_SCHEMES": ",".join(SCHEMES),
             # Hundreds of bad credentials from one address would lock the good ones out: not this test's subject.
             "AUTHHUB_LOCKOUT_ENABLED": "false",
+            # The seeded hashes are cheap; the server's dummy hash for unknown users and any rehash on
+            # login follow these (the defaults, 64 MiB and 3 passes, would make this a benchmark of argon2).
+            **{f"AUTHHUB_{key.upper()}": str(value) for key, value in FAST_HASHING.items()},
         }
         command = [str(Path(sys.executable).parent / "authhub"), "serve", "--port", str(self.port), "--threads", "8"]
         with self.log.open("wb") as log:

@@ -39,11 +39,21 @@ def test_a_good_key_costs_one_select_joining_the_user(make_hub):
         assert "JOIN authhub_user" in sql and "authhub_token.digest" in sql
 
 
-def test_an_unknown_well_formed_key_costs_one_select(make_hub):
+def test_an_unknown_well_formed_key_costs_one_token_select_plus_the_lockout(make_hub):
     hub = make_hub()
     hub.users.create("alice", "pw")
     statements = Statements(hub)
     assert refusal(hub, f"Token {generate_key()}").detail == "Invalid token."
+    token_selects = [sql for sql in statements.selects() if "authhub_token" in sql]
+    assert len(token_selects) == 1
+    # Everything else is the lockout's bookkeeping (a guessed key counts towards it).
+    others = [sql for sql in statements.seen if "authhub_token" not in sql]
+    assert others and all("authhub_attempt" in sql or sql.strip().upper() in ("BEGIN", "COMMIT", "ROLLBACK")
+                          for sql in others)
+
+    quiet = make_hub(lockout_enabled=False)
+    statements = Statements(quiet)
+    assert refusal(quiet, f"Token {generate_key()}").detail == "Invalid token."
     assert len(statements.selects()) == 1 and len(statements.seen) == 1
 
 

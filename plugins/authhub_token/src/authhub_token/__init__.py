@@ -23,7 +23,7 @@ from authhub_token.api import (
     revoke_token,
     revoke_user_tokens,
 )
-from authhub_token.authenticator import INVALID_TOKEN
+from authhub_token.authenticator import INVALID_TOKEN, UnknownToken
 from authhub_token.config import SETTINGS
 from authhub_token.keys import PATTERN, PREFIX
 from authhub_token.models import BaseToken, Token
@@ -73,7 +73,19 @@ def authenticate(request: authhub.Request, settings: Mapping[str, Any], hub: aut
         raise AuthenticationFailed(NO_CREDENTIALS)
     if len(parts) > 2:
         raise AuthenticationFailed(SPACES)
-    return authenticator.authenticate(parts[1])
+    try:
+        return authenticator.authenticate(parts[1])
+    except UnknownToken:
+        # Guessing keys: count it against the key's prefix and the address, and
+        # answer 429 once they are locked (valid keys never pay for this).
+        subject = f"token:{parts[1][:PREFIX_LENGTH]}"
+        hub.lockout.check(request, subject)
+        hub.lockout.failed(request, subject)
+        raise
+
+
+#: How much of a key names it for the lockout: ``ahk_`` and 8 random characters.
+PREFIX_LENGTH = len(PREFIX) + 8
 
 
 @authhub.hookimpl

@@ -34,6 +34,10 @@ INVALID_TOKEN = "Invalid token."
 UTC = dt.timezone.utc
 
 
+class UnknownToken(AuthenticationFailed):
+    """A well-formed key that names no live token: it counts towards the lockout."""
+
+
 class TokenAuthenticator:
     """Authenticates token keys for one hub (its store, its settings, its model)."""
 
@@ -71,7 +75,7 @@ class TokenAuthenticator:
         # reveals nothing to a client that does not already hold the key.
         row = lookup.fetch(digest)
         if row is None:
-            raise AuthenticationFailed(INVALID_TOKEN)
+            raise UnknownToken(INVALID_TOKEN)
         token_id, user_id, username, is_active, name, scopes, expires_at, last_used_at = row[:8]
         moment = dt.datetime.now(UTC)
         if expires_at is not None:
@@ -79,7 +83,7 @@ class TokenAuthenticator:
             if expires_at.tzinfo is None:
                 expires_at = expires_at.replace(tzinfo=UTC)
             if expires_at <= moment:
-                raise AuthenticationFailed(INVALID_TOKEN)
+                raise UnknownToken(INVALID_TOKEN)
         if not is_active:
             raise AuthenticationFailed(INACTIVE)
         if self.interval is not None:
