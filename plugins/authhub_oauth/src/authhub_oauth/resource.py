@@ -50,6 +50,7 @@ class BearerResource:
 
     def __init__(self, hub: AuthHub, settings: Mapping[str, Any]) -> None:
         oauth_settings.check(settings)
+        self.hub = hub
         self.realm: str = settings["realm"]
         source = settings["token_source"]
         self.validator: Any
@@ -63,12 +64,19 @@ class BearerResource:
         self.protector.register_token_validator(self.validator)
 
     def authenticate(self, request: Request) -> tuple[Any, AccessToken] | None:
-        if bearer_token(request, self.realm) is None:
+        token_string = bearer_token(request, self.realm)
+        if token_string is None:
             return None
         try:
             token = self.protector.validate_request(None, request)
             return self.validator.identity(token)
         except InvalidTokenError as error:
+            if isinstance(self.validator, OpaqueTokenValidator):
+                # Guessing tokens: count it against the token's first characters and
+                # the address; 429 once they are locked. Good tokens never pay for it.
+                subject = f"bearer:{token_string[:8]}"
+                self.hub.lockout.check(request, subject)
+                self.hub.lockout.failed(request, subject)
             raise InvalidToken(error.get_error_description()) from None
         except OAuth2Error as error:
             raise InvalidBearerRequest(error.get_error_description() or "Malformed bearer request.",

@@ -7,9 +7,12 @@ consent page, ``POST /oauth/revoke`` (RFC 7009), ``POST /oauth/introspect``
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
@@ -58,7 +61,7 @@ def token(request: Request) -> Response:
     oauth_request = _oauth_request(server, request, from_query=False)
     if isinstance(oauth_request, Response):
         return oauth_request
-    return server.create_token_response(oauth_request)
+    return _client_lockout(request, lambda: server.create_token_response(oauth_request))
 
 
 def revoke(request: Request) -> Response:
@@ -74,9 +77,42 @@ def _endpoint(request: Request, name: str) -> Response:
     oauth_request = _oauth_request(server, request, from_query=False)
     if isinstance(oauth_request, Response):
         return oauth_request
-    response = server.create_endpoint_response(name, oauth_request)
+    response = _client_lockout(request, lambda: server.create_endpoint_response(name, oauth_request))
     assert response is not None
     return response
+
+
+def _client_lockout(request: Request, respond: Callable[[], Response]) -> Response:
+    """Run an endpoint that authenticates the client under the hub's lockout (``client:<id>``).
+
+    A 401 (``invalid_client``) counts as a failed attempt; once the client
+    id or the address is locked the answer is 429 with ``Retry-After``.
+    """
+    client_id = _claimed_client_id(request)
+    if client_id is None:
+        return respond()
+    assert request.hub is not None
+    subject = f"client:{client_id}"
+    request.hub.lockout.check(request, subject)
+    response = respond()
+    if response.status == 401:
+        request.hub.lockout.failed(request, subject)
+    elif response.status < 400:
+        request.hub.lockout.succeeded(request, subject)
+    return response
+
+
+def _claimed_client_id(request: Request) -> str | None:
+    """The client id a request claims (Basic credentials or the ``client_id`` field), undecoded junk aside."""
+    header = request.headers.get_all("authorization")
+    if header and header[0][:6].lower() == "basic ":
+        try:
+            decoded = base64.b64decode(header[0][6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        client_id, sep, _ = decoded.partition(":")
+        return unquote(client_id) if sep else None
+    return request.form().get("client_id") or None
 
 
 # -- authorization endpoint and consent ---------------------------------------------------------
