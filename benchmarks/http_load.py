@@ -63,9 +63,10 @@ def _wrk(port: int, seconds: float, headers: dict[str, str]) -> dict[str, float]
     if "Non-2xx" in output:
         raise RuntimeError(f"wrk saw error responses:\n{output}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
     p99 = _duration(re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE).group(1))
     p50 = _duration(re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE).group(1))
-    return {"rps": rps, "p50_ms": p50, "p99_ms": p99}
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "requests": requests}
 
 
 def _duration(text: str) -> float:
@@ -104,7 +105,21 @@ def _python_load(port: int, seconds: float, headers: dict[str, str]) -> dict[str
     elapsed = time.monotonic() - began
     latencies.sort()
     return {"rps": len(latencies) / elapsed, "p50_ms": latencies[len(latencies) // 2] * 1e3,
-            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3}
+            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3, "requests": len(latencies)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(load: Any, pid: int, port: int, seconds: float, headers: dict[str, str]) -> dict[str, float]:
+    """One round of load, with the server's CPU time per request."""
+    before = cpu_seconds(pid)
+    result = load(port, seconds, headers)
+    result["server_cpu_us"] = (cpu_seconds(pid) - before) / result["requests"] * 1e6
+    return result
 
 
 def _serve_and_load(run_dir: Path, database: Path, key: str, seconds: float, warm_up: float, load: Any,
@@ -124,8 +139,8 @@ def _serve_and_load(run_dir: Path, database: Path, key: str, seconds: float, war
         load(port, warm_up, {})
         rounds: dict[str, list[dict[str, float]]] = {"authenticated": [], "unauthenticated": []}
         for _ in range(ROUNDS):
-            rounds["authenticated"].append(load(port, seconds, authenticated))
-            rounds["unauthenticated"].append(load(port, seconds, {}))
+            rounds["authenticated"].append(_measured(load, process.pid, port, seconds, authenticated))
+            rounds["unauthenticated"].append(_measured(load, process.pid, port, seconds, {}))
         rss_now, rss_peak = rss_mib(process.pid)
     finally:
         process.terminate()
@@ -139,11 +154,15 @@ def _serve_and_load(run_dir: Path, database: Path, key: str, seconds: float, war
         runs = rounds[kind]
         return {"rps": statistics.median(r["rps"] for r in runs),
                 "p50_ms": statistics.median(r["p50_ms"] for r in runs),
-                "p99_ms": statistics.median(r["p99_ms"] for r in runs), "rounds": runs}
+                "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+                "server_cpu_us": statistics.median(r["server_cpu_us"] for r in runs), "rounds": runs}
 
-    kept = statistics.median(a["rps"] / u["rps"]
-                             for a, u in zip(rounds["authenticated"], rounds["unauthenticated"], strict=True))
+    pairs = list(zip(rounds["authenticated"], rounds["unauthenticated"], strict=True))
+    kept = statistics.median(a["rps"] / u["rps"] for a, u in pairs)
+    # What the server can serve per second of its own CPU: steady whatever else the machine runs.
+    kept_capacity = statistics.median(u["server_cpu_us"] / a["server_cpu_us"] for a, u in pairs)
     return {"authenticated": summary("authenticated"), "unauthenticated": summary("unauthenticated"), "kept": kept,
+            "kept_capacity": kept_capacity,
             "server_rss_idle_mib": rss_idle, "server_rss_after_mib": rss_now, "server_peak_rss_mib": rss_peak}
 
 
@@ -161,9 +180,13 @@ def run(run_dir: Path, database: Path, key: str, *, quick: bool = False) -> dict
         lines += [
             f"  [{label}] authenticated: {auth['rps']:,.0f} req/s, p50 {auth['p50_ms']:.2f} ms, "
             f"p99 {auth['p99_ms']:.2f} ms; unauthenticated: {anon['rps']:,.0f} req/s, p50 {anon['p50_ms']:.2f} ms, "
-            f"p99 {anon['p99_ms']:.2f} ms; authenticated keeps {result['kept'] * 100:.1f}%",
+            f"p99 {anon['p99_ms']:.2f} ms; authenticated keeps {result['kept'] * 100:.1f}% of the requests/s",
+            f"  [{label}] server CPU per request: authenticated {auth['server_cpu_us']:.0f} µs, unauthenticated "
+            f"{anon['server_cpu_us']:.0f} µs; authenticated keeps {result['kept_capacity'] * 100:.1f}% of the "
+            "requests per CPU-second",
             f"  [{label}] server RSS {result['server_rss_idle_mib']:.1f} MiB idle, "
             f"{result['server_rss_after_mib']:.1f} MiB after the load, peak {result['server_peak_rss_mib']:.1f} MiB",
         ]
     return {"tool": tool, "seconds_per_round": seconds, "token": plain, "token_cache": cached,
-            "kept": plain["kept"], "cache_kept": cached["kept"], "lines": lines}
+            "kept": plain["kept"], "cache_kept": cached["kept"], "kept_capacity": plain["kept_capacity"],
+            "cache_kept_capacity": cached["kept_capacity"], "lines": lines}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,7 +22,7 @@ from authhub import AuthhubError, Request
 from authhub.asgi import AuthMiddleware
 from authhub.server import make_app
 
-from .conftest import SCHEMES, World, basic
+from .conftest import SCHEMES, World, basic, make_world
 from .strategies import Hostile, authorization_values, cookie_values, hostile_requests
 
 PROFILE = settings.get_profile("authhub-integration")
@@ -111,7 +112,7 @@ def check_response(world: World, hostile: Hostile, status: int, body: bytes) -> 
     assert status < 500, (status, body[:300])
     data = json.loads(body)
     if status >= 400:
-        assert status in (400, 401, 403, 413, 429), status
+        assert status in (400, 401, 403, 405, 413, 429), status
         assert isinstance(data["detail"], str) and data["detail"]
         return
     assert status == 200
@@ -196,3 +197,22 @@ def test_an_oversized_form_body_is_refused_not_read(world: World) -> None:
     response = asyncio.run(asgi_call(world, hostile))
     assert response.status_code == 413
     assert "larger than" in response.json()["detail"]
+
+
+@pytest.fixture(scope="module")
+def locking_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The same people behind a lockout that trips after two failures: 429s join the possible answers."""
+    made = make_world(tmp_path_factory.mktemp("locking"), lockout_enabled=True, lockout_threshold=2,
+                      lockout_backoff_after=1, lockout_global_threshold=4)
+    yield made
+    made.hub.close()
+
+
+@settings(PROFILE)
+@given(data=st.data())
+def test_the_wsgi_stack_with_the_lockout_on(locking_world: World, data: st.DataObject) -> None:
+    hostile = data.draw(hostile_requests(locking_world))
+    status, headers, body = call_wsgi(make_app(locking_world.hub), hostile)
+    check_response(locking_world, hostile, status, body)
+    if status == 429:
+        assert int(headers["Retry-After"]) >= 1

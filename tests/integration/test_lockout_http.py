@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from authhub_oauth.models import OAuthClient, digest
 from authhub_token.keys import ALPHABET, RANDOM_LENGTH
 
@@ -124,6 +123,16 @@ def test_login_form_failures_reach_the_observer(world: World, recorder: Recorder
     assert "locked" in recorder.kinds()
 
 
+def test_client_secret_failures_reach_the_observer(world: World, recorder: Recorder) -> None:
+    """The token endpoint checks a secret outside the chain: its failures and lock must be audited too."""
+    add_service_client(world)
+    client = wsgi_client(world.hub, "198.51.100.12")
+    for index in range(THRESHOLD + 1):
+        client.post("/oauth/token", auth=("service", f"guess{index}"), data={"grant_type": "client_credentials"})
+    assert recorder.kinds().count("refused") >= THRESHOLD
+    assert "locked" in recorder.kinds()
+
+
 # -- token and bearer: a secret checked, so locked out as well -----------------------------------------
 
 
@@ -145,13 +154,19 @@ def test_guessing_bearer_tokens_from_one_address_is_locked_out(world: World) -> 
     assert statuses[-1] == 429, statuses
 
 
-def test_guessing_a_client_secret_at_the_token_endpoint_is_locked_out(world: World) -> None:
+def add_service_client(world: World) -> None:
     with world.hub.store.session() as session:
         session.add(OAuthClient(client_id="service", client_secret_digest=digest("right"), name="service",
                                 grant_types="client_credentials", redirect_uris="", scope="read"))
-        assert session.scalar(sa.select(OAuthClient.id).where(OAuthClient.client_id == "service"))
+
+
+def test_guessing_a_client_secret_at_the_token_endpoint_is_locked_out(world: World) -> None:
+    add_service_client(world)
     client = wsgi_client(world.hub, "198.51.100.11")
     statuses = [client.post("/oauth/token", auth=("service", f"guess{index}"),
                             data={"grant_type": "client_credentials"}).status_code for index in range(GLOBAL + 2)]
     assert statuses[:THRESHOLD] == [401] * THRESHOLD
     assert statuses[-1] == 429, statuses
+    # The right secret from another address still works: the lock is the attacker's pair.
+    assert wsgi_client(world.hub, "198.51.100.13").post(
+        "/oauth/token", auth=("service", "right"), data={"grant_type": "client_credentials"}).status_code == 200
