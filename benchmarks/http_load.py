@@ -159,7 +159,8 @@ def _serve_and_load(run_dir: Path, database: Path, key: str, seconds: float, war
 
     pairs = list(zip(rounds["authenticated"], rounds["unauthenticated"], strict=True))
     kept = statistics.median(a["rps"] / u["rps"] for a, u in pairs)
-    # What the server can serve per second of its own CPU: steady whatever else the machine runs.
+    # Requests per second of the server's own CPU: less disturbed by the load generator and the rest
+    # of the machine than requests/s, though contention still changes what waitress spends per request.
     kept_capacity = statistics.median(u["server_cpu_us"] / a["server_cpu_us"] for a, u in pairs)
     return {"authenticated": summary("authenticated"), "unauthenticated": summary("unauthenticated"), "kept": kept,
             "kept_capacity": kept_capacity,

@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(run_dir, ignore_errors=True)
 
     by_name = {timing.name: timing for timing in timings}
-    results: list[Target] = evaluate(by_name, extra, settings.clock)
+    results: list[Target] = evaluate(by_name, extra)
     elapsed = time.time() - started
     load_after = os.getloadavg()
 

@@ -20,16 +20,16 @@ import attrs
 import httpx
 import pytest
 import sqlalchemy as sa
-from authhub_oauth.clients import issue_token
-from authhub_oauth.models import OAuthClient
-from authhub_session.sessions import sessions_of
-from authhub_token import create_token
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 import authhub
 from authhub import AuthHub
 from authhub.testing import hub_for_tests
+from authhub_oauth.clients import issue_token
+from authhub_oauth.models import OAuthClient
+from authhub_session.sessions import sessions_of
+from authhub_token import create_token
 
 settings.register_profile(
     "authhub-integration",

@@ -13,8 +13,9 @@ import zlib
 from collections.abc import Sequence
 
 import attrs
-from authhub_token.keys import ALPHABET, PREFIX, RANDOM_LENGTH
 from hypothesis import strategies as st
+
+from authhub_token.keys import ALPHABET, PREFIX, RANDOM_LENGTH
 
 from .conftest import Person, World
 

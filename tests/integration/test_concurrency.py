@@ -17,13 +17,13 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+
+from authhub import AuthenticationFailed, AuthHub, Request
 from authhub_oauth.models import OAuthClient, OAuthToken, digest, utcnow
 from authhub_session import api as session_api
 from authhub_session.sessions import sessions_of
 from authhub_token import TokenError, create_token, list_tokens, revoke_token
 from authhub_token.models import Token
-
-from authhub import AuthenticationFailed, AuthHub, Request
 
 from .conftest import World, wsgi_client
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
-from authhub_session.sessions import sessions_of
 
 import authhub
 from authhub.asgi import AuthMiddleware
+from authhub_session.sessions import sessions_of
 
 from .conftest import SCHEMES, World, make_world, wsgi_client
 from .servers import PostgresServer, RedisServer
@@ -274,3 +274,46 @@ def test_a_broken_plugin_fails_closed_over_asgi(tmp_path: Path) -> None:
     assert raised == async_raised == (500, b'{"detail":"Authentication failed because of an internal error."}')
     assert fine == (200, b"alice")
     world.hub.close()
+
+
+def test_no_credential_reaches_a_log_line_even_when_things_fail(
+        pg_world: World, postgres: PostgresServer, caplog: pytest.LogCaptureFixture) -> None:
+    """Every logger at DEBUG while good, wrong and guessed credentials of every scheme are sent, the
+    login form is posted, and the database goes away mid-way: no secret in any record or traceback."""
+    client = wsgi_client(pg_world.hub)
+    alice = pg_world.people["alice"]
+    sent = [alice.password, alice.token, alice.bearer, alice.session_id, alice.csrf,
+            "wrong-" + alice.password, alice.token[:-8] + "deadbeef", alice.bearer[:-4] + "abcd"]
+
+    def everything() -> None:
+        for scheme in SCHEMES:
+            client.get("/protected", headers=alice.headers(scheme))
+        client.get("/whoami", headers={"Authorization": f"Basic {alice.bearer}"})  # a secret under the wrong scheme
+        client.get("/whoami", headers={"Authorization": f"Basic {_b64('alice:wrong-' + alice.password)}"})
+        client.get("/whoami", headers={"Authorization": f"Token {alice.token[:-8]}deadbeef"})
+        client.get("/whoami", headers={"Authorization": f"Bearer {alice.bearer[:-4]}abcd"})
+        client.post("/logout", headers={**alice.headers("session"), "X-CSRF-Token": alice.csrf[:-2] + "xx"})
+        page = client.get("/login")
+        if page.status_code == 200:
+            client.post("/login", data={"csrf_token": _hidden(page.text), "username": "alice",
+                                        "password": "wrong-" + alice.password})
+
+    with caplog.at_level(logging.DEBUG):
+        everything()
+        postgres.stop()
+        try:
+            everything()
+        finally:
+            postgres.start()
+        everything()
+    assert any(record.levelno >= logging.ERROR for record in caplog.records)  # the outage was logged
+    logged = caplog.text + "".join(
+        logging.Formatter().formatException(record.exc_info) for record in caplog.records if record.exc_info)
+    for secret in sent:
+        assert secret not in logged
+
+
+def _b64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()

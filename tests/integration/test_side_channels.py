@@ -13,10 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from authhub_token.keys import ALPHABET, PREFIX, RANDOM_LENGTH
 
 from authhub import AuthenticationFailed, Request
 from authhub.server import make_app
+from authhub_token.keys import ALPHABET, PREFIX, RANDOM_LENGTH
 
 from .conftest import World, basic, make_world
 from .strategies import Hostile, well_formed_key

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 import argon2
-import authhub_basic
 import sqlalchemy as sa
-from authhub_basic import CredentialCache
 
 import authhub
+import authhub_basic
 from authhub.users import UserRecord
+from authhub_basic import CredentialCache
 
 from .conftest import PASSWORD, basic, refusal, request
 

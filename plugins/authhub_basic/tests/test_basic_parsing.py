@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 
 import pytest
-from authhub_basic import Credentials, basic_token, decode_token, encode_credentials
 from hypothesis import given
 from hypothesis import strategies as st
 
 import authhub
+from authhub_basic import Credentials, basic_token, decode_token, encode_credentials
 
 from .conftest import PASSWORD, basic, refusal, request
 

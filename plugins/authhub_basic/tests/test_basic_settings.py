@@ -5,10 +5,10 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.resources
 
-import authhub_basic
 import pytest
 
 import authhub
+import authhub_basic
 from authhub.http import error_response
 
 from .conftest import PASSWORD, basic, refusal, request

@@ -9,9 +9,9 @@ from urllib.parse import urljoin
 
 import pytest
 import requests
-from authhub_oauth.clients import create_client
 
 from authhub import AuthHub
+from authhub_oauth.clients import create_client
 
 PASSWORD = "correct horse battery staple"
 REDIRECT_URI = "http://127.0.0.1:9/callback"

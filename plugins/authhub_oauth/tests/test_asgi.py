@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import authhub_oauth
 import httpx
 
+import authhub_oauth
 from authhub import AuthHub
 from authhub.asgi import AuthMiddleware
 

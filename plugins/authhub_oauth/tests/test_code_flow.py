@@ -262,6 +262,7 @@ def test_expired_code_is_refused(
     import datetime as dt
 
     import sqlalchemy as sa
+
     from authhub_oauth.models import AuthorizationCode
 
     client = OAuth2Session(*webapp, scope="read", redirect_uri=REDIRECT_URI, code_challenge_method="S256")

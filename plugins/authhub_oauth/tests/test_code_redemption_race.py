@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 import requests
-from authhub_oauth.clients import create_client
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
 from authhub import AuthHub
+from authhub_oauth.clients import create_client
 
 from .conftest import PASSWORD, REDIRECT_URI, Browser
 

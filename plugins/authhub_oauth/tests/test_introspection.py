@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 import pytest
 import requests
-from authhub_oauth import InvalidToken
-from authhub_oauth.clients import create_client, revoke_tokens
-from authhub_oauth.validators import TTLCache
 from authlib.integrations.requests_client import OAuth2Session
 
 from authhub import AuthHub, Request, StoreUnavailable
+from authhub_oauth import InvalidToken
+from authhub_oauth.clients import create_client, revoke_tokens
+from authhub_oauth.validators import TTLCache
 
 
 @pytest.fixture

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 import requests
-from authhub_oauth import AccessToken, ClientPrincipal, InvalidToken
-from authhub_oauth.resource import resource_for
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 import authhub
 from authhub import AuthHub, Request, Response
 from authhub.server import Route
+from authhub_oauth import AccessToken, ClientPrincipal, InvalidToken
+from authhub_oauth.resource import resource_for
 
 from .conftest import PASSWORD
 

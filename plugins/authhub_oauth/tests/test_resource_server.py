@@ -6,17 +6,17 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-import authhub_oauth
 import pytest
 import requests
 import sqlalchemy as sa
-from authhub_oauth import AccessToken, scopes_required
-from authhub_oauth.models import OAuthToken
 from authlib.integrations.requests_client import OAuth2Session
 
 import authhub
+import authhub_oauth
 from authhub import AuthHub, Request, Response
 from authhub.server import Route
+from authhub_oauth import AccessToken, scopes_required
+from authhub_oauth.models import OAuthToken
 
 from .conftest import PASSWORD
 

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from authhub_session.sessions import session_id_digest, sessions_of
-from authhub_session.stores import SessionData, utcnow
 
 import authhub
 from authhub.testing import hub_for_tests
+from authhub_session.sessions import session_id_digest, sessions_of
+from authhub_session.stores import SessionData, utcnow
 
 
 def run(directory: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from authhub_session import csrf
 
 import authhub
+from authhub_session import csrf
 
 from .conftest import ApiKeyScheme, Bank, get
 

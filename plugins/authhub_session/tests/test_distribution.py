@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import authhub_session
 import importlib_metadata
 from alembic.script import ScriptDirectory
 
 import authhub
+import authhub_session
 from authhub.store import migration_config
 
 

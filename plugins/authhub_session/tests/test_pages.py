@@ -6,9 +6,9 @@ import re
 
 import httpx
 import pytest
-from authhub_session.sessions import sessions_of
 
 import authhub
+from authhub_session.sessions import sessions_of
 
 from .conftest import PASSWORD, login_form_token, sign_in
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-import authhub_session
 import pytest
-from authhub_session.sessions import session_id_digest, sessions_of
-from authhub_session.stores import SessionData, utcnow
 
 import authhub
+import authhub_session
 from authhub.request import RESPONSE_HEADERS
+from authhub_session.sessions import session_id_digest, sessions_of
+from authhub_session.stores import SessionData, utcnow
 
 from .conftest import get
 

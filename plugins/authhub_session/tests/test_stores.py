@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 import redis
 import sqlalchemy as sa
-from authhub_session.sessions import session_id_digest, sessions_of
-from authhub_session.stores import RedisSessionStore, SessionData, SessionRecord, utcnow
 
 import authhub
+from authhub_session.sessions import session_id_digest, sessions_of
+from authhub_session.stores import RedisSessionStore, SessionData, SessionRecord, utcnow
 
 
 def _session(user: authhub.User, digest: str, created: dt.datetime, seen: dt.datetime) -> SessionData:

@@ -8,11 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
-from authhub_token import PATTERN
 from click.testing import CliRunner
 
 from authhub.cli import cli
 from authhub.plugins import load_entry_points, new_manager
+from authhub_token import PATTERN
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -53,9 +53,8 @@ def test_a_closed_hub_gets_a_fresh_lookup_and_the_old_one_is_closed(hub, alice):
 
 
 def test_a_hub_that_goes_away_takes_its_connections_along(tmp_path):
-    from authhub_token import registry
-
     from authhub.testing import hub_for_tests
+    from authhub_token import registry
 
     hub = hub_for_tests(tmp_path, schemes=["token"])
     hub.upgrade()

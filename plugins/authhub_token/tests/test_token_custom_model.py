@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import authhub_token
 import pytest
 import sqlalchemy as sa
-from authhub_token import BaseToken, TokenError
 from sqlalchemy.orm import Mapped, mapped_column
 
 import authhub
+import authhub_token
 from authhub.store import Base
+from authhub_token import BaseToken, TokenError
 
 from .conftest import refusal, request
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import authhub_token
 import importlib_metadata
 import pytest
 import sqlalchemy as sa
 
 import authhub
+import authhub_token
 
 
 def test_the_entry_point_names_the_scheme():

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import authhub_token
 import httpx
 import pytest
 
+import authhub_token
 from authhub.server import make_app
 
 from .servers import PrivatePostgres

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import authhub_token
 import pytest
-from authhub_token.keys import generate_key
 
 import authhub
+import authhub_token
 from authhub.http import error_response
+from authhub_token.keys import generate_key
 
 from .conftest import refusal, request
 

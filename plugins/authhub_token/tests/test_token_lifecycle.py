@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-import authhub_token
 import pytest
 import sqlalchemy as sa
+
+import authhub_token
 from authhub_token import TokenError
 
 from .conftest import refusal, request

@@ -11,9 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-import authhub_token
 import httpx
 import pytest
+
+import authhub_token
 from authhub_token import PATTERN
 
 

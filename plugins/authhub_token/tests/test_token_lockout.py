@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from authhub_token import create_token
-from authhub_token.keys import generate_key
 
 import authhub
+from authhub_token import create_token
+from authhub_token.keys import generate_key
 
 
 def request_with(key: str, address: str = "203.0.113.5") -> authhub.Request:

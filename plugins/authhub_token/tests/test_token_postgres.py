@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
-import authhub_token
 import pytest
 import sqlalchemy as sa
+
+import authhub_token
 
 from .conftest import refusal, request
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import authhub_token
 import sqlalchemy as sa
+
+import authhub_token
 from authhub_token.keys import generate_key
 
 from .conftest import Statements, refusal, request
