@@ -59,14 +59,17 @@ class AuthMiddleware:
                 return
             receive = _replay(body, receive)
         request = Request.from_asgi(scope, self.hub, body)
-        send = _adding_response_headers(request, send)
         try:
             identity = await self.hub.aauthenticate(request, self.schemes)
             if self.required and not identity.is_authenticated:
                 raise NotAuthenticated()
         except AuthhubError as error:
-            await respond(error_response(self.hub, request, error, self.schemes), send)
+            await respond(
+                error_response(self.hub, request, error, self.schemes), _adding_response_headers(request, send)
+            )
             return
+        if request.state.get(RESPONSE_HEADERS):
+            send = _adding_response_headers(request, send)
         request.identity = identity
         scope["authhub.request"] = request
         scope["authhub.identity"] = identity

@@ -51,14 +51,42 @@ class Link:
     argnames: tuple[str, ...]
     settings: Mapping[str, Any]
     is_async: bool = attrs.field(init=False)
+    #: ``call(request, hub)`` passes the function exactly the arguments it names.
+    call: Callable[[Request, AuthHub], Any] = attrs.field(init=False, repr=False)
 
     @is_async.default
     def _is_async(self) -> bool:
         return inspect.iscoroutinefunction(self.function)
 
-    def arguments(self, request: Request, hub: AuthHub) -> list[Any]:
-        values = {"request": request, "settings": self.settings, "hub": hub}
-        return [values[name] for name in self.argnames]
+    @call.default
+    def _call(self) -> Callable[[Request, AuthHub], Any]:
+        return bind_arguments(self.function, self.argnames, self.settings)
+
+
+def bind_arguments(function: Callable[..., Any], argnames: Sequence[str], settings: Mapping[str, Any]) -> Any:
+    """A ``call(request, hub)`` that passes ``function`` the subset of arguments it takes.
+
+    Built once per chain: picking arguments by name on every request would
+    cost more than a scheme's whole dispatch (this runs on every request).
+    """
+    takes = frozenset(argnames)
+    if takes == {"request", "settings", "hub"}:
+        return lambda request, hub: function(request=request, settings=settings, hub=hub)
+    if takes == {"request", "hub"}:
+        return lambda request, hub: function(request=request, hub=hub)
+    if takes == {"request", "settings"}:
+        return lambda request, hub: function(request=request, settings=settings)
+    if takes == {"settings", "hub"}:
+        return lambda request, hub: function(settings=settings, hub=hub)
+    if takes == {"request"}:
+        return lambda request, hub: function(request)
+    if takes == {"hub"}:
+        return lambda request, hub: function(hub=hub)
+    if takes == {"settings"}:
+        return lambda request, hub: function(settings=settings)
+    if not takes:
+        return lambda request, hub: function()
+    raise ValueError(f"authenticate takes unknown arguments: {sorted(takes - set(_ARGUMENTS))}")
 
 
 class Chain:
@@ -77,15 +105,24 @@ class Chain:
 
     def run(self, request: Request, hub: AuthHub) -> Identity:
         """Authenticate ``request`` in this thread."""
+        link = None
         try:
             for link in self.links:
-                answer = _call(link, request, hub)
+                answer = asyncio.run(link.call(request, hub)) if link.is_async else link.call(request, hub)
                 if answer is not None:
+                    answer = _check(link, answer)
                     return self._finish(request, Identity(answer[0], answer[1], link.name))
             return self._finish(request, self._anonymous())
         except AuthhubError as error:
+            if error.scheme is None and link is not None:
+                error.scheme = link.name
             self._refuse(request, error)
             raise
+        except Exception as exc:
+            assert link is not None  # only a scheme's code can raise here
+            error = _fault(link, exc)
+            self._refuse(request, error)
+            raise error from exc
 
     async def arun(self, request: Request, hub: AuthHub) -> Identity:
         """Authenticate ``request`` without blocking the event loop.
@@ -98,8 +135,7 @@ class Chain:
             while index < len(self.links):
                 link = self.links[index]
                 if link.is_async:
-                    arguments = link.arguments(request, hub)
-                    answer = _check(link, await _aguard(link, link.function(*arguments)))
+                    answer = _check(link, await _aguard(link, link.call(request, hub)))
                     index += 1
                 else:
                     end = index
@@ -145,10 +181,7 @@ class Chain:
 def _call(link: Link, request: Request, hub: AuthHub) -> tuple[Any, Any] | None:
     """Run one scheme in this thread, turning its faults into refusals."""
     try:
-        if link.is_async:
-            answer = asyncio.run(link.function(*link.arguments(request, hub)))
-        else:
-            answer = link.function(*link.arguments(request, hub))
+        answer = link.call(request, hub)
     except AuthhubError as error:
         error.scheme = link.name
         raise
@@ -170,6 +203,8 @@ async def _aguard(link: Link, awaitable: Any) -> Any:
 def _check(link: Link, answer: Any) -> tuple[Any, Any] | None:
     if answer is None:
         return None
+    if type(answer) is tuple and len(answer) == 2 and answer[0] is not None:
+        return answer
     if not isinstance(answer, tuple) or len(answer) != 2 or answer[0] is None:
         error = InternalError()
         error.scheme = link.name

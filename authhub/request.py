@@ -37,6 +37,18 @@ class Headers(Mapping[str, str]):
         self._items = [(name.lower(), value) for name, value in items]
         self._index: dict[str, list[str]] | None = None
 
+    @classmethod
+    def from_asgi(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+        """Headers from an ASGI scope's ``(name, value)`` byte pairs (names already lower-case)."""
+        headers = cls()
+        index: dict[str, list[str]] = {}
+        for name, value in raw:
+            text = value.decode("latin-1")
+            headers._items.append((key := name.decode("latin-1").lower(), text))
+            index.setdefault(key, []).append(text)
+        headers._index = index
+        return headers
+
     def _lookup(self) -> dict[str, list[str]]:
         if self._index is None:
             index: dict[str, list[str]] = {}
@@ -168,7 +180,7 @@ class Request:
 
     @classmethod
     def from_asgi(cls, scope: Mapping[str, Any], hub: AuthHub | None = None, body: bytes | None = None) -> Request:
-        headers = Headers((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"])
+        headers = Headers.from_asgi(scope["headers"])
         client_pair = scope.get("client")
         trusted = hub.trusted_proxies if hub is not None else ()
         client, url_scheme = _forwarded(
@@ -177,7 +189,7 @@ class Request:
             headers,
             trusted,
         )
-        host = headers.get_all("host")
+        host = headers._index.get("host") if headers._index is not None else None
         server = scope.get("server")
         return cls(
             scope.get("method", "GET"),
