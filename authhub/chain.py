@@ -116,6 +116,7 @@ class Chain:
         except AuthhubError as error:
             if error.scheme is None and link is not None:
                 error.scheme = link.name
+            _log_outage(error)
             self._refuse(request, error)
             raise
         except Exception as exc:
@@ -184,6 +185,7 @@ def _call(link: Link, request: Request, hub: AuthHub) -> tuple[Any, Any] | None:
         answer = link.call(request, hub)
     except AuthhubError as error:
         error.scheme = link.name
+        _log_outage(error)
         raise
     except Exception as exc:
         raise _fault(link, exc) from exc
@@ -195,9 +197,18 @@ async def _aguard(link: Link, awaitable: Any) -> Any:
         return await awaitable
     except AuthhubError as error:
         error.scheme = link.name
+        _log_outage(error)
         raise
     except Exception as exc:
         raise _fault(link, exc) from exc
+
+
+def _log_outage(error: AuthhubError) -> None:
+    """A store a scheme found unreachable refuses the request (503) and is worth an ERROR line."""
+    if isinstance(error, StoreUnavailable):
+        cause = error.__cause__
+        log.error("scheme %r: store unavailable: %s", error.scheme,
+                  type(cause).__name__ if cause is not None else "no cause given")
 
 
 def _check(link: Link, answer: Any) -> tuple[Any, Any] | None:

@@ -144,7 +144,7 @@ class AuthHub:
                 impl = self.hooks.implementation("authenticate", name)
                 assert impl is not None  # _resolve only keeps schemes that implement it
                 links.append(Link(name, impl.function, tuple(impl.argnames), self.settings.section(name)))
-            observe = self._observe if self.hooks.has_observers() else None
+            observe = self.observe if self.hooks.has_observers() else None
             chain = Chain(links, self._anonymous, observe)
             self._chains[key] = chain
         return chain
@@ -185,7 +185,13 @@ class AuthHub:
         auth = self._anonymous_auth() if self._anonymous_auth is not None else None
         return Identity(user, auth, None)
 
-    def _observe(self, outcome: Outcome) -> None:
+    def observe(self, outcome: Outcome) -> None:
+        """Tell the ``authentication_outcome`` observers about an outcome.
+
+        The chain calls it for every run; a plugin calls it for attempts it
+        judges outside the chain (a login form, a client secret at a token
+        endpoint). An observer's failure is logged, never raised.
+        """
         try:
             self.hooks.authentication_outcome(outcome)
         except Exception:  # an observer never decides the request

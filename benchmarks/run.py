@@ -51,7 +51,11 @@ def machine() -> dict[str, Any]:
             versions[name] = version(name)
         except Exception:
             versions[name] = None
+    commit = run("git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD")
+    status = run("git", "-C", str(HERE.parent), "status", "--porcelain", "--untracked-files=no", "authhub", "plugins")
+    changed = [line.split(maxsplit=1)[1] for line in status.splitlines() if line.strip()]
     return {
+        "git": {"commit": commit or None, "uncommitted": changed},
         "cpus": os.cpu_count(),
         "cpu": model,
         "python": platform.python_version(),
@@ -191,7 +195,10 @@ def performance_markdown(payload: dict[str, Any], timings: list[Timing], results
         "",
         f"Measured {payload['when']} on {machine_info['cpus']} x {machine_info['cpu']}, "
         f"Python {machine_info['python']}, SQLite {machine_info['sqlite']} ({machine_info['platform']}); "
-        f"load average {payload['load_average']['start'][0]:.1f} at the start. {versions}.",
+        f"load average {payload['load_average']['start'][0]:.1f} at the start. {versions}. "
+        f"Code: commit {machine_info['git']['commit']}"
+        + (f" with uncommitted changes to {', '.join(machine_info['git']['uncommitted'])}"
+           if machine_info["git"]["uncommitted"] else "") + ".",
         "",
         f"Each case: {payload['method']['repeats']} batches of ~{payload['method']['batch_seconds'] * 1000:.0f} ms, "
         f"interleaved with the cases it is compared with; median and min-max per request "
@@ -210,8 +217,9 @@ def performance_markdown(payload: dict[str, Any], timings: list[Timing], results
         m = extra["memory"]
         lines += ["", f"Memory: a process authenticating {m['requests']:,} token requests peaks at "
                       f"{m['peak_rss_mib']:.1f} MiB RSS ({m['rss_before_mib']:.1f} MiB after set-up)."]
-    if "http" in extra:
-        lines += ["", "Over HTTP:", "", "```", *extra["http"]["lines"], "```"]
+    if "concurrency" in extra or "http" in extra:
+        lines += ["", "Under concurrency and over HTTP:", "", "```",
+                  *extra.get("concurrency", {}).get("lines", []), *extra.get("http", {}).get("lines", []), "```"]
     return "\n".join(lines) + "\n"
 
 
@@ -272,12 +280,22 @@ def main(argv: list[str] | None = None) -> int:
         step("scale: SQLite 10,000 vs 1,000,000 tokens",
              lambda: add(*scale.sqlite(run_dir, database, key, settings)))
         if not args.skip_postgres:
-            step("scale: PostgreSQL 10,000 vs 1,000,000 tokens",
-                 lambda: add(*scale.postgres(run_dir, args.postgres, settings)))
+            import sqlalchemy.exc
+
+            try:
+                step("scale: PostgreSQL 10,000 vs 1,000,000 tokens",
+                     lambda: add(*scale.postgres(run_dir, args.postgres, settings)))
+            except sqlalchemy.exc.OperationalError as error:
+                print(f"  PostgreSQL unreachable ({type(error.orig).__name__}): its cases are left out; "
+                      "pass --skip-postgres to say so, or --postgres URL", file=sys.stderr)
         import memory
 
         extra["memory"] = step("memory: 100,000 authenticated requests in one process",
                                lambda: memory.authenticating_process(database, key))
+        import concurrency
+
+        extra["concurrency"] = step("token authentication from 1 and 8 threads",
+                                    lambda: concurrency.run(run_dir, database, meta["token_key"], quick=args.quick))
         if not args.skip_http:
             import http_load
 
@@ -302,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
               f"peak RSS {memory_result['peak_rss_mib']:.1f} MiB "
               f"(after set-up {memory_result['rss_before_mib']:.1f} MiB, "
               f"grew {memory_result['peak_rss_mib'] - memory_result['rss_before_mib']:.1f} MiB)")
+    if "concurrency" in extra:
+        for line in extra["concurrency"]["lines"]:
+            print(line)
     if "http" in extra:
         for line in extra["http"]["lines"]:
             print(line)

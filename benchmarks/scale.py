@@ -76,6 +76,7 @@ def postgres(run_dir: Path, admin_url: str, settings: Settings) -> list[Timing]:
 def _fill_postgres(url: str, tokens: int) -> str:
     """10,000 users and ``tokens`` tokens with ``COPY``; returns the benchmark user's token key."""
     import psycopg
+
     from authhub_token.keys import digest, generate_key
 
     key = generate_key()

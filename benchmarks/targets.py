@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,19 +22,31 @@ class Target:
         return attrs.asdict(self)
 
 
+def ratio(a: Timing, b: Timing) -> float:
+    """``a / b``: the median of the per-round ratios when the two were measured together (interleaved
+    batches, so each pair ran at the same moment and a change of load on the machine cancels out),
+    else the ratio of the medians."""
+    if a.samples and len(a.samples) == len(b.samples) and all(sample > 0 for sample in b.samples):
+        return statistics.median(x / y for x, y in zip(a.samples, b.samples, strict=True))
+    return a.median / b.median
+
+
 def _faster(label: str, fast: Timing, slow: Timing, at_least: float) -> Target:
-    ratio = slow.median / fast.median
-    return Target(label, f"{ratio:.1f}x faster", ratio, at_least, ratio >= at_least)
+    ratio_ = ratio(slow, fast)
+    return Target(label, f"{ratio_:.1f}x faster", ratio_, at_least, ratio_ >= at_least)
 
 
 def _within(label: str, case: Timing, floor: Timing, at_most: float) -> Target:
-    ratio = case.median / floor.median
-    return Target(label, f"{ratio:.2f}x", ratio, at_most, ratio <= at_most)
+    ratio_ = ratio(case, floor)
+    return Target(label, f"{ratio_:.2f}x", ratio_, at_most, ratio_ <= at_most)
 
 
 def _plus(label: str, case: Timing, base: Timing, at_most_us: float) -> Target:
-    extra = (case.median - base.median) * 1e6
-    return Target(label, f"+{extra:.1f} µs", extra, at_most_us, extra <= at_most_us)
+    if case.samples and len(case.samples) == len(base.samples):
+        extra = statistics.median(x - y for x, y in zip(case.samples, base.samples, strict=True)) * 1e6
+    else:
+        extra = (case.median - base.median) * 1e6
+    return Target(label, f"+{extra:.2f} µs", extra, at_most_us, extra <= at_most_us)
 
 
 def _no_more(label: str, case: Timing, other: Timing) -> Target:
@@ -119,5 +132,5 @@ def comparisons(t: Mapping[str, Timing]) -> list[tuple[str, str]]:
         ("sqlite3 join floor: 1,000,000 / 10,000 tokens", "floor: sqlite3 join, 1,000,000 tokens",
          "floor: sqlite3 join, 10,000 tokens"),
     ]
-    return [(label, f"{t[a].median / t[b].median:.2f}x") for label, a, b in pairs
+    return [(label, f"{ratio(t[a], t[b]):.2f}x") for label, a, b in pairs
             if a in t and b in t and t[b].median > 0]

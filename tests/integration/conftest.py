@@ -28,6 +28,7 @@ from authhub import AuthHub
 from authhub.testing import hub_for_tests
 from authhub_oauth.clients import issue_token
 from authhub_oauth.models import OAuthClient
+from authhub_session import csrf
 from authhub_session.sessions import sessions_of
 from authhub_token import create_token
 
@@ -80,32 +81,29 @@ class World:
 
     hub: AuthHub
     people: dict[str, Person]
-
-    def owner_of(self, secret: str) -> str | None:
-        """The user whose credential ``secret`` is, if any."""
-        for person in self.people.values():
-            if secret in (person.password, person.token, person.bearer, person.session_id):
-                return person.username
-        return None
+    #: People deactivated after their credentials were made: those credentials name nobody now.
+    former: dict[str, Person] = attrs.Factory(dict)
 
 
-def seed(hub: AuthHub, names: tuple[str, ...] = ("alice", "bob", "carol")) -> World:
-    """Create ``names`` with a password, a token, an OAuth access token and a session each."""
+def seed(hub: AuthHub, names: tuple[str, ...] = ("alice", "bob", "carol"), former: tuple[str, ...] = ("dave",)
+         ) -> World:
+    """Create ``names`` with a password, a token, an OAuth access token and a session each; the
+    same for ``former``, who are then deactivated."""
     with hub.store.session() as session:
         if session.scalar(sa.select(OAuthClient.id).where(OAuthClient.client_id == OAUTH_CLIENT)) is None:
             session.add(OAuthClient(client_id=OAUTH_CLIENT, client_secret_digest=None, name="integration tests",
                                     grant_types="", redirect_uris="", scope="read write"))
     people = {}
-    for name in names:
+    for name in names + former:
         password = f"{name}-password-\u00e9"
         user = hub.users.create(name, password)
         token = create_token(hub, name, name="integration").key
         bearer = issue_token(hub, OAUTH_CLIENT, user, ["read"])
         session_id, data = sessions_of(hub).start(user)
-        from authhub_session import csrf
-
         people[name] = Person(name, password, token, bearer, session_id, csrf.mask(data.csrf_secret))
-    return World(hub, people)
+    for name in former:
+        hub.users.deactivate(name)
+    return World(hub, {name: people[name] for name in names}, {name: people[name] for name in former})
 
 
 def make_world(directory: Path, **settings: Any) -> World:

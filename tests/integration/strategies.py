@@ -63,7 +63,8 @@ def well_formed_key(body: str) -> str:
 
 
 def mutated(secret: str) -> st.SearchStrategy[str]:
-    """``secret`` with one character changed, dropped or added: never the original."""
+    """``secret`` with one character changed, dropped or added: never the original, nor the original
+    with whitespace around it."""
     def change(args: tuple[int, str, int]) -> str:
         index, char, how = args
         index %= max(len(secret), 1)
@@ -73,14 +74,18 @@ def mutated(secret: str) -> st.SearchStrategy[str]:
             return secret[:index] + secret[index + 1:]
         return secret[:index] + char + secret[index:]
 
+    # Whitespace around a credential is no change: header and cookie parsers strip it (RFC 6265 §5.2).
     return st.tuples(st.integers(0, 10_000), st.one_of(NASTY, st.characters(codec="ascii")), st.integers(0, 2)).map(
-        change).filter(lambda text: text != secret)
+        change).filter(lambda text: text.strip() != secret)
 
 
-def authorization_values(people: Sequence[Person]) -> st.SearchStrategy[tuple[str, frozenset[str]]]:
-    """``(Authorization value, owners)`` pairs of every kind."""
+def authorization_values(people: Sequence[Person], former: Sequence[Person] = ()
+                         ) -> st.SearchStrategy[tuple[str, frozenset[str]]]:
+    """``(Authorization value, owners)`` pairs of every kind; ``former`` people's credentials name nobody."""
     person = st.sampled_from(list(people))
     nobody: frozenset[str] = frozenset()
+    deactivated = [(p.headers(scheme)["Authorization"], nobody)
+                   for p in former for scheme in ("basic", "token", "oauth")]
 
     def owned(value: st.SearchStrategy[str], who: st.SearchStrategy[frozenset[str]]) -> st.SearchStrategy:
         return st.tuples(value, who)
@@ -115,16 +120,19 @@ def authorization_values(people: Sequence[Person]) -> st.SearchStrategy[tuple[st
     anything = st.tuples(st.sampled_from(KEYWORDS), junk_text()).map(lambda pair: f"{pair[0]} {pair[1]}".lstrip(" "))
     enormous = st.tuples(st.sampled_from(["Basic ", "Token ", "Bearer ", ""]), huge(junk_text(4))).map("".join)
     return st.one_of(
-        good_basic, good_token, good_bearer,
+        good_basic, good_token, good_bearer, *([st.sampled_from(deactivated)] if deactivated else []),
         owned(st.one_of(wrong_password, other_password, random_basic, wrong_token, wrong_bearer, anything, enormous,
                         junk_text(200)), st.just(nobody)),
     )
 
 
-def cookie_values(people: Sequence[Person]) -> st.SearchStrategy[tuple[str, frozenset[str]]]:
-    """``(Cookie header, owners)``: real session ids, mutated and made-up ones, garbage."""
+def cookie_values(people: Sequence[Person], former: Sequence[Person] = ()
+                  ) -> st.SearchStrategy[tuple[str, frozenset[str]]]:
+    """``(Cookie header, owners)``: real session ids, mutated and made-up ones, garbage; ``former``
+    people's sessions name nobody."""
     person = st.sampled_from(list(people))
     nobody: frozenset[str] = frozenset()
+    deactivated = [(p.headers("session")["Cookie"], nobody) for p in former]
     good = person.map(lambda p: (f"authhub_session={p.session_id}", frozenset({p.username})))
     among = st.tuples(person, junk_text(20)).map(
         lambda pair: (f"a=1; authhub_session={pair[0].session_id}; b={pair[1]}", frozenset({pair[0].username})))
@@ -136,7 +144,7 @@ def cookie_values(people: Sequence[Person]) -> st.SearchStrategy[tuple[str, froz
     ).map(lambda value: (f"authhub_session={value}", nobody))
     garbage = junk_text(120).map(lambda text: (text, nobody))
     quoted = person.map(lambda p: (f'authhub_session="{p.session_id}"', frozenset({p.username})))
-    return st.one_of(good, among, wrong, garbage, quoted)
+    return st.one_of(good, among, wrong, garbage, quoted, *([st.sampled_from(deactivated)] if deactivated else []))
 
 
 def form_bodies(people: Sequence[Person]) -> st.SearchStrategy[bytes]:
@@ -152,11 +160,11 @@ def form_bodies(people: Sequence[Person]) -> st.SearchStrategy[bytes]:
 @st.composite
 def hostile_requests(draw: st.DrawFn, world: World) -> Hostile:
     """A request with any mix of Authorization headers (none, one, repeated), cookies, a form body."""
-    people = list(world.people.values())
+    people, former = list(world.people.values()), list(world.former.values())
     request = Hostile((), frozenset(), draw(st.sampled_from(["GET", "GET", "POST", "DELETE"])))
-    for value, owners in draw(st.lists(authorization_values(people), max_size=3)):
+    for value, owners in draw(st.lists(authorization_values(people, former), max_size=3)):
         request = request.with_(Hostile((("Authorization", value),), owners))
-    for value, owners in draw(st.lists(cookie_values(people), max_size=2)):
+    for value, owners in draw(st.lists(cookie_values(people, former), max_size=2)):
         request = request.with_(Hostile((("Cookie", value),), owners))
     if draw(st.booleans()):
         request = request.with_(Hostile((("X-CSRF-Token", draw(st.one_of(

@@ -146,7 +146,7 @@ def test_token_creation_under_contention_never_repeats_a_key(make_postgres_world
     assert len(set(keys)) == 200
     with hub.store.connect() as connection:
         digests = connection.execute(sa.select(Token.digest)).scalars().all()
-    assert len(digests) == len(set(digests)) == 200 + 3  # and the seeded people's
+    assert len(digests) == len(set(digests)) == 200 + 4  # and the seeded people's
     for key in random.sample(keys, 20):
         assert hub.authenticate(token_request(hub, key)).user.username in names
 
@@ -280,3 +280,25 @@ def test_refresh_rotation_under_parallel_use_leaves_at_most_one_live_token(
             assert live(family) == 0  # the losers reused a rotated token: the family is over
         outcomes.append((parallel, len(winners), live(family)))
     assert outcomes[0] == (1, 1, 1)
+
+
+def test_parallel_failures_are_all_counted(make_postgres_world: Callable[..., World]) -> None:
+    """Nothing is lost: 32 failures against one pair, from 16 threads at once, count 32 (atomic upserts)."""
+    from authhub.lockout import AttemptRecord, attempt_keys, key_digest
+
+    hub = make_postgres_world(lockout_enabled=True, lockout_threshold=1000, lockout_backoff_after=1000,
+                              lockout_global_threshold=1000).hub
+    request = Request("GET", "/", client="192.0.2.77", hub=hub)
+    barrier = threading.Barrier(THREADS)
+
+    def fail(_: int) -> None:
+        barrier.wait(timeout=10)
+        hub.lockout.failed(request, "user:contended")
+        hub.lockout.failed(request, "user:contended")
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(fail, range(THREADS)))
+    pair, subject, address = (key_digest(key) for key in attempt_keys(request, "user:contended"))
+    with hub.store.connect() as connection:
+        counts = dict(connection.execute(sa.select(AttemptRecord.key, AttemptRecord.failures)).all())
+    assert counts[pair] == counts[subject] == counts[address] == 2 * THREADS

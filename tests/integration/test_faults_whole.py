@@ -6,9 +6,11 @@ recovers by itself when the server is back.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import random
+import re
 import signal
 import threading
 import time
@@ -21,10 +23,13 @@ import pytest
 
 import authhub
 from authhub.asgi import AuthMiddleware
+from authhub.testing import hub_for_tests
 from authhub_session.sessions import sessions_of
+from authhub_token.keys import RANDOM_LENGTH
 
-from .conftest import SCHEMES, World, make_world, wsgi_client
+from .conftest import SCHEMES, World, basic, make_world, seed, wsgi_client
 from .servers import PostgresServer, RedisServer
+from .strategies import well_formed_key
 
 UNAVAILABLE = {"detail": "Authentication store unavailable."}
 INTERNAL = {"detail": "Authentication failed because of an internal error."}
@@ -70,9 +75,11 @@ def test_database_down_between_requests_under_every_scheme(pg_world: World, post
         for scheme in SCHEMES:
             for path in ("/whoami", "/protected", "/auth/verify"):
                 assert whoami(client, alice.headers(scheme), path) == (503, UNAVAILABLE), (scheme, path)
-        # Wrong credentials cannot be told from right ones without the store: 503 too, never 401 or 200.
-        assert whoami(client, {"Authorization": "Token " + alice.token[:-1] + "0"})[0] in (401, 503)
-        assert whoami(client, {"Authorization": "Basic Ym9iOnd yb25n"})[0] in (401, 503)
+        # Wrong credentials cannot be told from right ones without the store: 503 as well ...
+        assert whoami(client, {"Authorization": f"Token {well_formed_key('x' * RANDOM_LENGTH)}"}) == (503, UNAVAILABLE)
+        assert whoami(client, {"Authorization": basic("bob", "wrong")}) == (503, UNAVAILABLE)
+        # ... except a key whose checksum is wrong, which is refused without asking the store.
+        assert whoami(client, {"Authorization": f"Token {alice.token[:-8]}00000000"})[0] == 401
     finally:
         postgres.start()
 
@@ -188,8 +195,6 @@ def test_redis_hanging_for_the_session_store(tmp_path: Path, redis_server: Redis
 
 
 def _hidden(page: str) -> str:
-    import re
-
     match = re.search(r'name="csrf_token" value="([^"]*)"', page)
     assert match
     return match.group(1)
@@ -226,10 +231,6 @@ class AsyncBoom:
 
 
 def boom_hub(tmp_path: Path) -> World:
-    from authhub.testing import hub_for_tests
-
-    from .conftest import seed
-
     hub = hub_for_tests(tmp_path, plugins={"boom": Boom(), "asyncboom": AsyncBoom()},
                         schemes=["boom", "asyncboom", *SCHEMES], lockout_enabled=False)
     hub.upgrade()
@@ -306,14 +307,45 @@ def test_no_credential_reaches_a_log_line_even_when_things_fail(
         finally:
             postgres.start()
         everything()
-    assert any(record.levelno >= logging.ERROR for record in caplog.records)  # the outage was logged
+    assert caplog.records  # the requests were logged (httpx), the check below is not vacuous
     logged = caplog.text + "".join(
         logging.Formatter().formatException(record.exc_info) for record in caplog.records if record.exc_info)
     for secret in sent:
         assert secret not in logged
 
 
-def _b64(text: str) -> str:
-    import base64
+def test_a_store_outage_is_logged(pg_world: World, postgres: PostgresServer,
+                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Failing closed is also telling the operator: each scheme's 503 leaves an ERROR record naming it."""
+    client = wsgi_client(pg_world.hub)
+    alice = pg_world.people["alice"]
+    postgres.stop()
+    try:
+        for scheme in SCHEMES:
+            caplog.clear()
+            with caplog.at_level(logging.WARNING):
+                assert client.get("/whoami", headers=alice.headers(scheme)).status_code == 503
+            errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+            assert any(scheme in message and "unavailable" in message for message in errors), (scheme, errors)
+    finally:
+        postgres.start()
 
+
+def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
+
+
+def test_a_sqlite_database_that_cannot_be_opened_under_every_scheme(tmp_path: Path) -> None:
+    """The seeded credentials, presented to a hub whose SQLite path is a directory: 503 for every scheme."""
+    (tmp_path / "good").mkdir()
+    world = make_world(tmp_path / "good")
+    unopenable = tmp_path / "a-directory.db"
+    unopenable.mkdir()
+    broken = hub_for_tests(tmp_path, schemes=SCHEMES, database_url=f"sqlite:///{unopenable}")
+    client = wsgi_client(broken)
+    alice = world.people["alice"]
+    for scheme in SCHEMES:
+        assert whoami(client, alice.headers(scheme), "/protected") == (503, UNAVAILABLE), scheme
+    assert whoami(client, {}) == (200, {"authenticated": False, "user": None, "scheme": None})
+    broken.close()
+    world.hub.close()

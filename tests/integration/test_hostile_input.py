@@ -143,6 +143,10 @@ def test_the_wsgi_stack_knows_each_owner(world: World) -> None:
             status, _, body = call_wsgi(app, hostile)
             assert (status, json.loads(body)) == (200, {"authenticated": True, "user": person.username,
                                                         "scheme": scheme})
+    for person in world.former.values():  # deactivated: refused, or (session ended) anonymous
+        for scheme in SCHEMES:
+            status, _, body = call_wsgi(app, Hostile(tuple(person.headers(scheme).items())))
+            assert (status, json.loads(body).get("authenticated")) in ((401, None), (200, False)), (scheme, body)
 
 
 # -- the ASGI stack -----------------------------------------------------------------------------

@@ -171,3 +171,28 @@ def test_guessing_a_client_secret_at_the_token_endpoint_is_locked_out(world: Wor
     # The right secret from another address still works: the lock is the attacker's pair.
     assert wsgi_client(world.hub, "198.51.100.13").post(
         "/oauth/token", auth=("service", "right"), data={"grant_type": "client_credentials"}).status_code == 200
+
+
+def test_two_servers_sharing_redis_share_the_lock(tmp_path: Path, authhub_redis_url: str) -> None:
+    """Guesses spread over two servers add up in Redis: each server has a database of its own here,
+    so only the Redis counters can carry the first server's failures to the second."""
+    import uuid
+
+    hubs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        hubs.append(hub_for_tests(tmp_path / name, schemes=SCHEMES, lockout_redis_url=authhub_redis_url, **LOCKOUT))
+        hubs[-1].upgrade()
+    # Redis outlives the test: a name and an address of this run's own, so earlier runs' counters do not count.
+    run = uuid.uuid4()
+    username, address = f"user-{run.hex[:12]}", f"10.{run.bytes[0]}.{run.bytes[1]}.{run.bytes[2] % 254 + 1}"
+    for hub in hubs:
+        hub.users.create(username, "the right one")
+    first, second = (wsgi_client(hub, address) for hub in hubs)
+    for index in range(THRESHOLD):
+        client = first if index % 2 == 0 else second
+        assert client.get("/whoami", headers={"Authorization": basic(username, "guess")}).status_code == 401
+    assert_locked(second.get("/whoami", headers={"Authorization": basic(username, "the right one")}))
+    assert_locked(first.get("/whoami", headers={"Authorization": basic(username, "the right one")}))
+    for hub in hubs:
+        hub.close()

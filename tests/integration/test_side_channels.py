@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -43,7 +43,7 @@ def median_ratio(first: Callable[[], object], second: Callable[[], object], pair
 
 
 @pytest.fixture
-def slow_world(tmp_path: Path) -> World:
+def slow_world(tmp_path: Path) -> Iterator[World]:
     world = make_world(tmp_path, **HASHING)
     yield world
     world.hub.close()

@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote
 from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
-from authhub import AuthHub, Request, Response
+from authhub import AuthenticationFailed, AuthHub, Outcome, Request, Response, TooManyRequests
 from authhub.server import Route
 from authhub_oauth.adapter import OAuthRequest
 from authhub_oauth.server import OAuthServer, server_for
@@ -91,14 +91,20 @@ def _client_lockout(request: Request, respond: Callable[[], Response]) -> Respon
     client_id = _claimed_client_id(request)
     if client_id is None:
         return respond()
-    assert request.hub is not None
+    hub = request.hub
+    assert hub is not None
     subject = f"client:{client_id}"
-    request.hub.lockout.check(request, subject)
+    try:
+        hub.lockout.check(request, subject)
+    except TooManyRequests as error:
+        hub.observe(Outcome("locked", request, "oauth", None, error))
+        raise
     response = respond()
     if response.status == 401:
-        request.hub.lockout.failed(request, subject)
+        hub.lockout.failed(request, subject)
+        hub.observe(Outcome("refused", request, "oauth", None, AuthenticationFailed("Invalid client credentials.")))
     elif response.status < 400:
-        request.hub.lockout.succeeded(request, subject)
+        hub.lockout.succeeded(request, subject)
     return response
 
 

@@ -12,7 +12,7 @@ import html
 import secrets
 from urllib.parse import urlsplit
 
-from authhub import AuthenticationFailed, AuthHub, PermissionDenied, Request, Response, TooManyRequests
+from authhub import AuthenticationFailed, AuthHub, Outcome, PermissionDenied, Request, Response, TooManyRequests
 from authhub.server import Route
 from authhub_session import csrf
 from authhub_session.api import csrf_token, login, logout
@@ -83,6 +83,7 @@ def _submit_login(request: Request, sessions: Sessions) -> Response:
     try:
         hub.lockout.check(request, subject)
     except TooManyRequests as error:
+        hub.observe(Outcome("locked", request, "session", None, error))
         response = _login_form(request, sessions, next_path, error.detail, 429, username)
         response.headers.extend(error.headers.items())
         return response
@@ -90,8 +91,10 @@ def _submit_login(request: Request, sessions: Sessions) -> Response:
         user = hub.users.check_password(username, password)
     except AuthenticationFailed as error:
         hub.lockout.failed(request, subject)
+        hub.observe(Outcome("refused", request, "session", None, error))
         return _login_form(request, sessions, next_path, error.detail, 200, username)
     hub.lockout.succeeded(request, subject)
+    hub.observe(Outcome("authenticated", request, "session", user))
     headers = login(request, user)
     headers.append(sessions.login_cookie.clear_cookie(request))
     return Response.redirect(next_path, headers=[*headers, *PAGE_HEADERS])
