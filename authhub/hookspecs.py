@@ -98,8 +98,11 @@ def authentication_outcome(outcome: Outcome) -> None:
 
     Called once each time the chain finishes: with the identity when a
     scheme answered or the request is anonymous, with the error when it was
-    refused or a plugin failed. Its return value is ignored and an
-    exception it raises is logged, never shown to the client.
+    refused, locked out or a plugin failed. Plugins that check secrets
+    outside the chain (the session login form, the OAuth token endpoint)
+    report those attempts too, through :meth:`authhub.AuthHub.observe`.
+    Its return value is ignored and an exception it raises is logged,
+    never shown to the client.
 
     It runs on the request's path (in the event loop for ASGI): keep it
     fast and hand slow work to a queue.
