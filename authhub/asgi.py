@@ -60,7 +60,7 @@ class AuthMiddleware:
             receive = _replay(body, receive)
         request = Request.from_asgi(scope, self.hub, body)
         try:
-            identity = await self.hub.aauthenticate(request, self.schemes)
+            identity = await self.hub.chain(self.schemes).arun(request, self.hub)
             if self.required and not identity.is_authenticated:
                 raise NotAuthenticated()
         except AuthhubError as error:

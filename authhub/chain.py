@@ -131,29 +131,40 @@ class Chain:
         Coroutine implementations are awaited; each run of consecutive plain
         implementations goes to one worker thread.
         """
+        links = self.links
+        link = None
         try:
             index = 0
-            while index < len(self.links):
-                link = self.links[index]
+            while index < len(links):
+                link = links[index]
                 if link.is_async:
-                    answer = _check(link, await _aguard(link, link.call(request, hub)))
                     index += 1
-                else:
-                    end = index
-                    while end < len(self.links) and not self.links[end].is_async:
-                        end += 1
-                    found = await asyncio.to_thread(self._run_plain, request, hub, index, end)
-                    if found is not None:
-                        link, answer = found
-                    else:
-                        answer = None
-                    index = end
-                if answer is not None:
+                    answer = await link.call(request, hub)
+                    if answer is not None:
+                        answer = _check(link, answer)
+                        return self._finish(request, Identity(answer[0], answer[1], link.name))
+                    continue
+                end = index + 1
+                while end < len(links) and not links[end].is_async:
+                    end += 1
+                found = await asyncio.to_thread(self._run_plain, request, hub, index, end)
+                index = end
+                if found is not None:
+                    link, answer = found
                     return self._finish(request, Identity(answer[0], answer[1], link.name))
             return self._finish(request, self._anonymous())
         except AuthhubError as error:
+            # Plain schemes' errors were named and logged in their thread (_call).
+            if link is not None and link.is_async:
+                error.scheme = link.name
+                _log_outage(error)
             self._refuse(request, error)
             raise
+        except Exception as exc:
+            assert link is not None and link.is_async  # plain schemes' faults were converted in their thread
+            error = _fault(link, exc)
+            self._refuse(request, error)
+            raise error from exc
 
     def _run_plain(self, request: Request, hub: AuthHub, start: int, end: int) -> tuple[Link, tuple[Any, Any]] | None:
         for link in self.links[start:end]:
@@ -190,17 +201,6 @@ def _call(link: Link, request: Request, hub: AuthHub) -> tuple[Any, Any] | None:
     except Exception as exc:
         raise _fault(link, exc) from exc
     return _check(link, answer)
-
-
-async def _aguard(link: Link, awaitable: Any) -> Any:
-    try:
-        return await awaitable
-    except AuthhubError as error:
-        error.scheme = link.name
-        _log_outage(error)
-        raise
-    except Exception as exc:
-        raise _fault(link, exc) from exc
 
 
 def _log_outage(error: AuthhubError) -> None:

@@ -31,11 +31,33 @@ class Headers(Mapping[str, str]):
     quietly picking one; ``get_all`` returns every value.
     """
 
-    __slots__ = ("_index", "_items")
+    __slots__ = ("_environ", "_index", "_items")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._items = [(name.lower(), value) for name, value in items]
         self._index: dict[str, list[str]] | None = None
+        self._environ: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_wsgi(cls, environ: Mapping[str, Any]) -> Headers:
+        """Headers read from a WSGI environ when first asked for (a framework's environ is large)."""
+        headers = cls()
+        headers._environ = environ
+        return headers
+
+    def _pairs(self) -> list[tuple[str, str]]:
+        environ = self._environ
+        if environ is not None:
+            self._environ = None
+            items = [
+                (key[5:].replace("_", "-").lower(), value) for key, value in environ.items() if key.startswith("HTTP_")
+            ]
+            if environ.get("CONTENT_TYPE"):
+                items.append(("content-type", environ["CONTENT_TYPE"]))
+            if environ.get("CONTENT_LENGTH"):
+                items.append(("content-length", environ["CONTENT_LENGTH"]))
+            self._items = items
+        return self._items
 
     @classmethod
     def from_asgi(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
@@ -52,7 +74,7 @@ class Headers(Mapping[str, str]):
     def _lookup(self) -> dict[str, list[str]]:
         if self._index is None:
             index: dict[str, list[str]] = {}
-            for name, value in self._items:
+            for name, value in self._pairs():
                 index.setdefault(name, []).append(value)
             self._index = index
         return self._index
@@ -77,7 +99,7 @@ class Headers(Mapping[str, str]):
 
     def items_all(self) -> list[tuple[str, str]]:
         """Every ``(name, value)`` pair as sent, names lower-cased."""
-        return list(self._items)
+        return list(self._pairs())
 
     def __repr__(self) -> str:
         # Never show values: they carry credentials.
@@ -146,13 +168,7 @@ class Request:
 
     @classmethod
     def from_wsgi(cls, environ: Mapping[str, Any], hub: AuthHub | None = None) -> Request:
-        headers = Headers(
-            (key[5:].replace("_", "-"), value) for key, value in environ.items() if key.startswith("HTTP_")
-        )
-        if environ.get("CONTENT_TYPE"):
-            headers._items.append(("content-type", environ["CONTENT_TYPE"]))
-        if environ.get("CONTENT_LENGTH"):
-            headers._items.append(("content-length", environ["CONTENT_LENGTH"]))
+        headers = Headers.from_wsgi(environ)
 
         def read_body() -> bytes:
             body = _read_limited(environ, hub)

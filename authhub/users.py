@@ -87,6 +87,14 @@ class SQLUserStore:
                 table.c.username == sa.bindparam("username")
             )
         )
+        self._user_by_id = hub.store.prepare(
+            sa.select(table.c.id, table.c.username, table.c.is_active).where(table.c.id == sa.bindparam("id"))
+        )
+        self._user_by_name = hub.store.prepare(
+            sa.select(table.c.id, table.c.username, table.c.is_active).where(
+                table.c.username == sa.bindparam("username")
+            )
+        )
 
     # -- what schemes call --------------------------------------------------
 
@@ -105,20 +113,12 @@ class SQLUserStore:
         return User(user_id, name, bool(is_active))
 
     def get(self, user_id: Any) -> User | None:
-        table = UserRecord.__table__
-        with self._hub.store.connect() as connection:
-            row = connection.execute(
-                sa.select(table.c.id, table.c.username, table.c.is_active).where(table.c.id == user_id)
-            ).first()
-        return None if row is None else User(row.id, row.username, row.is_active)
+        row = self._user_by_id.fetch_one(id=user_id)
+        return None if row is None else User(row[0], row[1], bool(row[2]))
 
     def get_by_username(self, username: str) -> User | None:
-        table = UserRecord.__table__
-        with self._hub.store.connect() as connection:
-            row = connection.execute(
-                sa.select(table.c.id, table.c.username, table.c.is_active).where(table.c.username == username)
-            ).first()
-        return None if row is None else User(row.id, row.username, row.is_active)
+        row = self._user_by_name.fetch_one(username=username)
+        return None if row is None else User(row[0], row[1], bool(row[2]))
 
     # -- management (CLI, applications) ---------------------------------------
 
