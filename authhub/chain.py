@@ -140,10 +140,11 @@ class Chain:
                 if link.is_async:
                     index += 1
                     answer = await link.call(request, hub)
-                    if answer is not None:
-                        answer = _check(link, answer)
-                        return self._finish(request, Identity(answer[0], answer[1], link.name))
-                    continue
+                    if answer is None:
+                        continue
+                    answer = _check(link, answer)
+                    identity = Identity(answer[0], answer[1], link.name)
+                    return identity if self._observe is None else self._finish(request, identity)
                 end = index + 1
                 while end < len(links) and not links[end].is_async:
                     end += 1

@@ -22,6 +22,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 #: scheme clearing a stale cookie). The WSGI and ASGI middleware add them.
 RESPONSE_HEADERS = "authhub.response_headers"
 
+#: Header names as ASGI servers send them (``"Authorization"`` -> ``b"authorization"``), computed once.
+_ASGI_NAMES: dict[str, bytes] = {}
+
 
 class Headers(Mapping[str, str]):
     """Case-insensitive request headers that keep repeated ones.
@@ -31,12 +34,13 @@ class Headers(Mapping[str, str]):
     quietly picking one; ``get_all`` returns every value.
     """
 
-    __slots__ = ("_environ", "_index", "_items")
+    __slots__ = ("_environ", "_index", "_items", "_raw")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._items = [(name.lower(), value) for name, value in items]
         self._index: dict[str, list[str]] | None = None
         self._environ: Mapping[str, Any] | None = None
+        self._raw: Iterable[tuple[bytes, bytes]] | None = None
 
     @classmethod
     def from_wsgi(cls, environ: Mapping[str, Any]) -> Headers:
@@ -46,6 +50,10 @@ class Headers(Mapping[str, str]):
         return headers
 
     def _pairs(self) -> list[tuple[str, str]]:
+        raw = self._raw
+        if raw is not None:
+            self._raw = None
+            self._items = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw]
         environ = self._environ
         if environ is not None:
             self._environ = None
@@ -61,14 +69,12 @@ class Headers(Mapping[str, str]):
 
     @classmethod
     def from_asgi(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
-        """Headers from an ASGI scope's ``(name, value)`` byte pairs (names already lower-case)."""
-        headers = cls()
-        index: dict[str, list[str]] = {}
-        for name, value in raw:
-            text = value.decode("latin-1")
-            headers._items.append((key := name.decode("latin-1").lower(), text))
-            index.setdefault(key, []).append(text)
-        headers._index = index
+        """Headers from an ASGI scope's ``(name, value)`` byte pairs, decoded when first asked for."""
+        headers = cls.__new__(cls)  # this runs on every ASGI request: no work before it is needed
+        headers._items = []
+        headers._index = None
+        headers._environ = None
+        headers._raw = raw
         return headers
 
     def _lookup(self) -> dict[str, list[str]]:
@@ -86,6 +92,24 @@ class Headers(Mapping[str, str]):
         return values[0]
 
     def get_all(self, name: str) -> list[str]:
+        raw = self._raw
+        if raw is not None:
+            # One header asked of an ASGI request (a scheme reading Authorization):
+            # scan the raw pairs as they are rather than decoding them all. ASGI
+            # servers send names in lower case (the ASGI spec; Starlette relies on it too).
+            wanted = _ASGI_NAMES.get(name)
+            if wanted is None:
+                try:
+                    wanted = name.lower().encode("latin-1")
+                except UnicodeEncodeError:
+                    return []  # no header of the request can have this name
+                if len(_ASGI_NAMES) < 256:
+                    _ASGI_NAMES[name] = wanted
+            found = []
+            for key, value in raw:
+                if key == wanted:
+                    found.append(value.decode("latin-1"))
+            return found
         return list(self._lookup().get(name.lower(), ()))
 
     def __contains__(self, name: object) -> bool:
@@ -120,10 +144,11 @@ class Request:
         "_form",
         "_identity",
         "_read_body",
+        "_host",
+        "_server",
         "client",
         "environ",
         "headers",
-        "host",
         "hub",
         "method",
         "path",
@@ -141,7 +166,7 @@ class Request:
         query_string: str = "",
         client: str | None = None,
         url_scheme: str = "http",
-        host: str = "localhost",
+        host: str | None = "localhost",
         body: bytes | None = None,
         read_body: Callable[[], bytes] | None = None,
         hub: AuthHub | None = None,
@@ -153,7 +178,8 @@ class Request:
         self.headers = headers if isinstance(headers, Headers) else Headers(headers)
         self.client = client
         self.url_scheme = url_scheme
-        self.host = host
+        self._host = host
+        self._server: Any = None
         self.hub = hub
         self.environ = environ
         self._body = body
@@ -196,30 +222,46 @@ class Request:
 
     @classmethod
     def from_asgi(cls, scope: Mapping[str, Any], hub: AuthHub | None = None, body: bytes | None = None) -> Request:
-        headers = Headers.from_asgi(scope["headers"])
+        # On every request of an ASGI application: set the slots directly and
+        # leave the headers (and the Host taken from them) undecoded until asked for.
+        request = cls.__new__(cls)
+        request.method = scope.get("method", "GET").upper()
+        request.path = scope.get("path", "/")
+        request.query_string = scope.get("query_string", b"").decode("latin-1")
+        request.headers = headers = Headers.from_asgi(scope["headers"])
         client_pair = scope.get("client")
-        trusted = hub.trusted_proxies if hub is not None else ()
-        client, url_scheme = _forwarded(
-            client_pair[0] if client_pair else None,
-            "https" if scope.get("scheme") in ("https", "wss") else "http",
-            headers,
-            trusted,
-        )
-        host = headers._index.get("host") if headers._index is not None else None
-        server = scope.get("server")
-        return cls(
-            scope.get("method", "GET"),
-            scope.get("path", "/"),
-            headers,
-            query_string=scope.get("query_string", b"").decode("latin-1"),
-            client=client,
-            url_scheme=url_scheme,
-            host=host[0] if host else (f"{server[0]}:{server[1]}" if server else "localhost"),
-            body=body,
-            hub=hub,
-        )
+        request.client = client_pair[0] if client_pair else None
+        request.url_scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+        if hub is not None and hub.trusted_proxies:
+            request.client, request.url_scheme = _forwarded(
+                request.client, request.url_scheme, headers, hub.trusted_proxies
+            )
+        request._host = None
+        request._server = scope.get("server")
+        request.hub = hub
+        request.environ = None
+        request._body = body
+        request._read_body = None
+        request._cookies = None
+        request._identity = None
+        request._form = None
+        request.state = {}
+        return request
 
     # -- what schemes read ---------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """The ``Host`` the client asked for (ASGI: the header, else the server's address)."""
+        if self._host is None:
+            values = self.headers.get_all("host")
+            server = self._server
+            self._host = values[0] if values else (f"{server[0]}:{server[1]}" if server else "localhost")
+        return self._host
+
+    @host.setter
+    def host(self, host: str) -> None:
+        self._host = host
 
     @property
     def is_secure(self) -> bool:

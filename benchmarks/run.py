@@ -103,6 +103,8 @@ OVERHEADS = [
      "ASGI trivial app + authhub AuthMiddleware (plain scheme)", "ASGI trivial app, bare"),
     ("Starlette AuthenticationMiddleware overhead", "anchor", "ASGI trivial app + Starlette AuthenticationMiddleware",
      "ASGI trivial app, bare"),
+    ("Starlette AuthenticationMiddleware overhead (threadpool backend)", "anchor",
+     "ASGI trivial app + Starlette AuthenticationMiddleware (threadpool backend)", "ASGI trivial app, bare"),
 ]
 
 
@@ -133,7 +135,7 @@ def in_process_groups(run_dir: Path, database: Path, meta: dict[str, Any],
         ("WSGI: authhub middleware, Flask-HTTPAuth",
          lambda: [*cases_authhub.wsgi_middleware(run_dir), *cases_flask.middleware(run_dir)]),
         ("ASGI: authhub middleware, Starlette",
-         lambda: [*cases_authhub.asgi_middleware(run_dir), cases_starlette.middleware()]),
+         lambda: [*cases_authhub.asgi_middleware(run_dir), *cases_starlette.middleware()]),
         ("basic: real argon2 parameters",
          lambda: [floors.argon2_verify(), *cases_authhub.basic(run_dir, database), cases_drf.basic()]),
         ("basic: the cost around argon2, and the cache", lambda: cases_authhub.basic_overhead(run_dir, database)),

@@ -88,6 +88,46 @@ def test_from_asgi_keeps_repeated_headers():
         request.authorization
 
 
+def test_asgi_headers_read_one_name_or_all_of_them_alike():
+    raw = [(b"host", b"h.example"), (b"x-caf\xe9", b"\xe9t\xe9"), (b"accept", b"a"), (b"accept", b"b")]
+    request = Request.from_asgi({"type": "http", "headers": raw})
+    # Before anything is decoded, a single name is looked up in the raw pairs...
+    assert request.headers.get_all("Accept") == ["a", "b"]
+    assert request.headers.get_all("x-café") == ["été"]
+    assert request.headers.get_all("x-\u0436") == []  # a name no header can have
+    assert request.headers.get_all("authorization") == []
+    assert request.authorization is None
+    # ... and the same answers come from the decoded index.
+    assert dict.fromkeys(request.headers) == dict.fromkeys(["host", "x-café", "accept"])
+    assert request.headers.get_all("Accept") == ["a", "b"]
+    assert request.headers.get_all("x-café") == ["été"]
+    with pytest.raises(authhub.BadRequest):
+        request.headers["accept"]
+
+
+def test_asgi_host_comes_from_the_host_header_else_the_server():
+    with_header = Request.from_asgi({"type": "http", "headers": [(b"host", b"h.example:8443")],
+                                     "server": ("10.0.0.1", 8000)})
+    assert with_header.host == "h.example:8443"
+    assert with_header.origin == "http://h.example:8443"
+    without = Request.from_asgi({"type": "http", "headers": [], "server": ("10.0.0.1", 8000)})
+    assert without.host == "10.0.0.1:8000"
+    assert Request.from_asgi({"type": "http", "headers": []}).host == "localhost"
+    without.host = "set.example"
+    assert without.host == "set.example"
+
+
+def test_asgi_forwarded_headers_only_from_trusted_proxies(tmp_path):
+    scope = {"type": "http", "scheme": "http", "client": ("10.0.0.5", 4000),
+             "headers": [(b"x-forwarded-proto", b"https"), (b"x-forwarded-for", b"203.0.113.9, 10.0.0.6")]}
+    untrusted = AuthHub(directory=tmp_path, environ={}, load_entry_points=False)
+    request = Request.from_asgi(scope, untrusted)
+    assert (request.client, request.is_secure) == ("10.0.0.5", False)
+    trusted = AuthHub(directory=tmp_path, environ={}, load_entry_points=False, trusted_proxies=["10.0.0.0/24"])
+    request = Request.from_asgi(scope, trusted)
+    assert (request.client, request.is_secure) == ("203.0.113.9", True)
+
+
 def test_forwarded_headers_only_from_trusted_proxies(tmp_path):
     environ = wsgi_environ(HTTP_X_FORWARDED_PROTO="https", HTTP_X_FORWARDED_FOR="203.0.113.9, 10.0.0.6")
     untrusted = AuthHub(directory=tmp_path, environ={}, load_entry_points=False)
