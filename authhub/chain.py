@@ -109,9 +109,12 @@ class Chain:
         try:
             for link in self.links:
                 answer = asyncio.run(link.call(request, hub)) if link.is_async else link.call(request, hub)
-                if answer is not None:
-                    answer = _check(link, answer)
-                    return self._finish(request, Identity(answer[0], answer[1], link.name))
+                if answer is None:
+                    continue
+                if not (type(answer) is tuple and len(answer) == 2 and answer[0] is not None):
+                    answer = _check(link, answer)  # raises for a malformed answer
+                identity = Identity(answer[0], answer[1], link.name)
+                return identity if self._observe is None else self._finish(request, identity)
             return self._finish(request, self._anonymous())
         except AuthhubError as error:
             if error.scheme is None and link is not None:
@@ -142,7 +145,8 @@ class Chain:
                     answer = await link.call(request, hub)
                     if answer is None:
                         continue
-                    answer = _check(link, answer)
+                    if not (type(answer) is tuple and len(answer) == 2 and answer[0] is not None):
+                        answer = _check(link, answer)  # raises for a malformed answer
                     identity = Identity(answer[0], answer[1], link.name)
                     return identity if self._observe is None else self._finish(request, identity)
                 end = index + 1

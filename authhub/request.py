@@ -24,6 +24,10 @@ RESPONSE_HEADERS = "authhub.response_headers"
 
 #: Header names as ASGI servers send them (``"Authorization"`` -> ``b"authorization"``), computed once.
 _ASGI_NAMES: dict[str, bytes] = {}
+#: Header names as WSGI environ keys (``"Authorization"`` -> ``"HTTP_AUTHORIZATION"``), computed once.
+_WSGI_KEYS: dict[str, str] = {}
+_WSGI_UNPREFIXED = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+_NAMES_KEPT = 256
 
 
 class Headers(Mapping[str, str]):
@@ -32,21 +36,40 @@ class Headers(Mapping[str, str]):
     ``headers["authorization"]`` and ``headers.get(...)`` refuse a header
     that was sent more than once (:class:`authhub.BadRequest`) rather than
     quietly picking one; ``get_all`` returns every value.
+
+    Headers from a WSGI environ or an ASGI scope are not decoded up front:
+    a request usually has one or two of them read (``Authorization``,
+    ``Cookie``), and those are looked up in the environ or the raw pairs
+    directly. Listing them all decodes them once.
     """
 
     __slots__ = ("_environ", "_index", "_items", "_raw")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        self._items = [(name.lower(), value) for name, value in items]
+        #: ``(name, value)`` pairs; names as given until the index is built.
+        self._items = list(items)
         self._index: dict[str, list[str]] | None = None
         self._environ: Mapping[str, Any] | None = None
         self._raw: Iterable[tuple[bytes, bytes]] | None = None
 
     @classmethod
     def from_wsgi(cls, environ: Mapping[str, Any]) -> Headers:
-        """Headers read from a WSGI environ when first asked for (a framework's environ is large)."""
-        headers = cls()
+        """Headers read from a WSGI environ when asked for (a framework's environ is large)."""
+        headers = cls.__new__(cls)  # this runs on every request: no work before it is needed
+        headers._items = []
+        headers._index = None
         headers._environ = environ
+        headers._raw = None
+        return headers
+
+    @classmethod
+    def from_asgi(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+        """Headers from an ASGI scope's ``(name, value)`` byte pairs, decoded when asked for."""
+        headers = cls.__new__(cls)
+        headers._items = []
+        headers._index = None
+        headers._environ = None
+        headers._raw = raw
         return headers
 
     def _pairs(self) -> list[tuple[str, str]]:
@@ -67,53 +90,37 @@ class Headers(Mapping[str, str]):
             self._items = items
         return self._items
 
-    @classmethod
-    def from_asgi(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
-        """Headers from an ASGI scope's ``(name, value)`` byte pairs, decoded when first asked for."""
-        headers = cls.__new__(cls)  # this runs on every ASGI request: no work before it is needed
-        headers._items = []
-        headers._index = None
-        headers._environ = None
-        headers._raw = raw
-        return headers
-
     def _lookup(self) -> dict[str, list[str]]:
         if self._index is None:
             index: dict[str, list[str]] = {}
-            for name, value in self._pairs():
+            items = [(name.lower(), value) for name, value in self._pairs()]
+            for name, value in items:
                 index.setdefault(name, []).append(value)
+            self._items = items
             self._index = index
         return self._index
 
+    def get_all(self, name: str) -> list[str]:
+        """Every value sent for the header ``name``, in order (``[]`` when there is none)."""
+        if self._index is not None:
+            return list(self._index.get(name.lower(), ()))
+        if self._raw is not None:
+            return _asgi_values(self._raw, name)
+        if self._environ is not None:
+            return _wsgi_values(self._environ, name)
+        wanted = name.lower()
+        return [value for key, value in self._items if key.lower() == wanted]
+
     def __getitem__(self, name: str) -> str:
-        values = self._lookup()[name.lower()]
+        values = self.get_all(name)
+        if not values:
+            raise KeyError(name)
         if len(values) > 1:
             raise BadRequest(f"Header {name!r} was sent more than once.")
         return values[0]
 
-    def get_all(self, name: str) -> list[str]:
-        raw = self._raw
-        if raw is not None:
-            # One header asked of an ASGI request (a scheme reading Authorization):
-            # scan the raw pairs as they are rather than decoding them all. ASGI
-            # servers send names in lower case (the ASGI spec; Starlette relies on it too).
-            wanted = _ASGI_NAMES.get(name)
-            if wanted is None:
-                try:
-                    wanted = name.lower().encode("latin-1")
-                except UnicodeEncodeError:
-                    return []  # no header of the request can have this name
-                if len(_ASGI_NAMES) < 256:
-                    _ASGI_NAMES[name] = wanted
-            found = []
-            for key, value in raw:
-                if key == wanted:
-                    found.append(value.decode("latin-1"))
-            return found
-        return list(self._lookup().get(name.lower(), ()))
-
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._lookup()
+        return isinstance(name, str) and bool(self.get_all(name))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._lookup())
@@ -123,11 +130,47 @@ class Headers(Mapping[str, str]):
 
     def items_all(self) -> list[tuple[str, str]]:
         """Every ``(name, value)`` pair as sent, names lower-cased."""
-        return list(self._pairs())
+        self._lookup()
+        return list(self._items)
 
     def __repr__(self) -> str:
         # Never show values: they carry credentials.
         return f"Headers({sorted(self._lookup())!r})"
+
+
+def _asgi_values(raw: Iterable[tuple[bytes, bytes]], name: str) -> list[str]:
+    # ASGI servers send names in lower case (the ASGI spec; Starlette relies on it too).
+    wanted = _ASGI_NAMES.get(name)
+    if wanted is None:
+        try:
+            wanted = name.lower().encode("latin-1")
+        except UnicodeEncodeError:
+            return []  # no header of the request can have this name
+        if len(_ASGI_NAMES) < _NAMES_KEPT:
+            _ASGI_NAMES[name] = wanted
+    found = []
+    for key, value in raw:
+        if key == wanted:
+            found.append(value.decode("latin-1"))
+    return found
+
+
+def _wsgi_values(environ: Mapping[str, Any], name: str) -> list[str]:
+    # A WSGI server joins repeated headers into one value; "_" cannot be told
+    # from "-" in an environ key, so a name with "_" is never found (as when listed).
+    key = _WSGI_KEYS.get(name)
+    if key is None:
+        if "_" in name:
+            return []
+        key = name.upper().replace("-", "_")
+        if key not in _WSGI_UNPREFIXED:
+            key = "HTTP_" + key
+        if len(_WSGI_KEYS) < _NAMES_KEPT:
+            _WSGI_KEYS[name] = key
+    value = environ.get(key)
+    if value is None or (not value and key in _WSGI_UNPREFIXED):
+        return []
+    return [value]
 
 
 class Request:
@@ -142,9 +185,9 @@ class Request:
         "_body",
         "_cookies",
         "_form",
+        "_host",
         "_identity",
         "_read_body",
-        "_host",
         "_server",
         "client",
         "environ",

@@ -105,6 +105,31 @@ def test_asgi_headers_read_one_name_or_all_of_them_alike():
         request.headers["accept"]
 
 
+SOURCES = {
+    "items": lambda: Headers([("X-Foo", "1"), ("Content-Type", "text/plain"), ("x-foo", "2"), ("X-Empty", "")]),
+    "wsgi": lambda: Headers.from_wsgi({"HTTP_X_FOO": "1,2", "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": "",
+                                       "HTTP_X_EMPTY": "", "REQUEST_METHOD": "GET", "wsgi.input": None}),
+    "asgi": lambda: Headers.from_asgi([(b"x-foo", b"1"), (b"content-type", b"text/plain"), (b"x-foo", b"2"),
+                                       (b"x-empty", b"")]),
+}
+NAMES = ["x-foo", "X-FOO", "content-type", "Content-Length", "x-empty", "x_foo", "authorization", "\u0436"]
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_one_header_looked_up_before_listing_matches_the_listed_headers(source):
+    looked_up = SOURCES[source]()
+    before = {name: looked_up.get_all(name) for name in NAMES}
+    contains_before = {name: name in looked_up for name in NAMES}
+    listed = SOURCES[source]()
+    assert "content-length" not in set(listed)  # an empty CONTENT_LENGTH is no header
+    assert before == {name: listed.get_all(name) for name in NAMES}
+    assert contains_before == {name: name in listed for name in NAMES}
+    assert before["content-type"] == ["text/plain"] and before["x-empty"] == [""]
+    assert before["x_foo"] == [] and before["Content-Length"] == []
+    assert before["x-foo"] == (["1,2"] if source == "wsgi" else ["1", "2"])
+    assert listed.items_all()[0][0] == "x-foo"  # names come out lower-cased
+
+
 def test_asgi_host_comes_from_the_host_header_else_the_server():
     with_header = Request.from_asgi({"type": "http", "headers": [(b"host", b"h.example:8443")],
                                      "server": ("10.0.0.1", 8000)})
