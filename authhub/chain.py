@@ -109,12 +109,8 @@ class Chain:
         try:
             for link in self.links:
                 answer = asyncio.run(link.call(request, hub)) if link.is_async else link.call(request, hub)
-                if answer is None:
-                    continue
-                if not (type(answer) is tuple and len(answer) == 2 and answer[0] is not None):
-                    answer = _check(link, answer)  # raises for a malformed answer
-                identity = Identity(answer[0], answer[1], link.name)
-                return identity if self._observe is None else self._finish(request, identity)
+                if answer is not None:
+                    return self._answered(request, link, answer)
             return self._finish(request, self._anonymous())
         except AuthhubError as error:
             if error.scheme is None and link is not None:
@@ -143,12 +139,9 @@ class Chain:
                 if link.is_async:
                     index += 1
                     answer = await link.call(request, hub)
-                    if answer is None:
-                        continue
-                    if not (type(answer) is tuple and len(answer) == 2 and answer[0] is not None):
-                        answer = _check(link, answer)  # raises for a malformed answer
-                    identity = Identity(answer[0], answer[1], link.name)
-                    return identity if self._observe is None else self._finish(request, identity)
+                    if answer is not None:
+                        return self._answered(request, link, answer)
+                    continue
                 end = index + 1
                 while end < len(links) and not links[end].is_async:
                     end += 1
@@ -156,7 +149,7 @@ class Chain:
                 index = end
                 if found is not None:
                     link, answer = found
-                    return self._finish(request, Identity(answer[0], answer[1], link.name))
+                    return self._answered(request, link, answer)
             return self._finish(request, self._anonymous())
         except AuthhubError as error:
             # Plain schemes' errors were named and logged in their thread (_call).
@@ -177,6 +170,13 @@ class Chain:
             if answer is not None:
                 return link, answer
         return None
+
+    def _answered(self, request: Request, link: Link, answer: Any) -> Identity:
+        """The identity for a scheme's answer; a malformed answer is refused (500)."""
+        if not (type(answer) is tuple and len(answer) == 2 and answer[0] is not None):
+            answer = _check(link, answer)  # a tuple subclass passes, anything else raises
+        identity = Identity(answer[0], answer[1], link.name)
+        return identity if self._observe is None else self._finish(request, identity)
 
     def _finish(self, request: Request, identity: Identity) -> Identity:
         if self._observe is not None:
