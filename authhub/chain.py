@@ -69,6 +69,14 @@ def bind_arguments(function: Callable[..., Any], argnames: Sequence[str], settin
     Built once per chain: picking arguments by name on every request would
     cost more than a scheme's whole dispatch (this runs on every request).
     """
+    # The usual orders get positional calls (cheaper than keywords), any other order keywords.
+    order = tuple(argnames)
+    if order == ("request", "settings", "hub"):
+        return lambda request, hub: function(request, settings, hub)
+    if order == ("request", "hub"):
+        return lambda request, hub: function(request, hub)
+    if order == ("request", "settings"):
+        return lambda request, hub: function(request, settings)
     takes = frozenset(argnames)
     if takes == {"request", "settings", "hub"}:
         return lambda request, hub: function(request=request, settings=settings, hub=hub)

@@ -111,6 +111,8 @@ class PreparedRead:
         self.processors: tuple[Processor | None, ...] = tuple(
             _result_processor(column.type, dialect) for column in statement.selected_columns
         )
+        #: ``(position, processor)`` of the columns that need converting (SQLite's timestamps).
+        self.conversions = tuple((index, processor) for index, processor in enumerate(self.processors) if processor)
 
     def fetch_one(self, **params: Any) -> Sequence[Any] | None:
         """The first row (values converted as SQLAlchemy would), or ``None``."""
@@ -153,9 +155,11 @@ class PreparedRead:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _convert(self, row: Sequence[Any]) -> Sequence[Any]:
-        if not any(self.processors):
+        if not self.conversions:
             return row
-        return tuple(
-            processor(value) if processor is not None and value is not None else value
-            for processor, value in zip(self.processors, row, strict=True)
-        )
+        values = list(row)
+        for index, processor in self.conversions:
+            value = values[index]
+            if value is not None:
+                values[index] = processor(value)
+        return tuple(values)

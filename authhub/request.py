@@ -109,7 +109,11 @@ class Headers(Mapping[str, str]):
         if self._environ is not None:
             return _wsgi_values(self._environ, name)
         wanted = name.lower()
-        return [value for key, value in self._items if key.lower() == wanted]
+        found = []
+        for key, value in self._items:
+            if key == wanted or key.lower() == wanted:
+                found.append(value)
+        return found
 
     def __getitem__(self, name: str) -> str:
         values = self.get_all(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from typing import Any
 
@@ -221,6 +222,38 @@ def test_scheme_arguments_are_passed_by_name(tmp_path, run):
     hub = make(tmp_path, {"picky": Picky()}, schemes=["picky"], picky={"flavour": "salted"})
     run(hub, req())
     assert seen == {"hub": hub, "settings": {"flavour": "salted"}}
+
+
+ORDERS = [
+    order
+    for size in range(4)
+    for order in itertools.permutations(("request", "settings", "hub"), size)
+]
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=lambda order: ",".join(order) or "none")
+def test_every_subset_and_order_of_arguments_gets_the_right_values(tmp_path, run, order):
+    seen: dict[str, Any] = {}
+    # def authenticate(self, <order>): record what came in under each name
+    namespace: dict[str, Any] = {"seen": seen, "authhub": authhub}
+    exec(  # pluggy reads the parameter names, so each order needs a real signature
+        f"def authenticate(self, {', '.join(order)}):\n"
+        f"    seen.update({{name: value for name, value in locals().items() if name != 'self'}})\n"
+        "    return authhub.User(1, 'x'), 'tok'\n",
+        namespace,
+    )
+    plugin = type("Ordered", (), {"authenticate": authhub.hookimpl(namespace["authenticate"])})()
+    hub = make(tmp_path, {"ordered": plugin}, schemes=["ordered"])
+    request = req()
+    identity = run(hub, request)
+    assert identity.auth == "tok" and identity.scheme == "ordered"
+    expected = {"request": request, "settings": hub.settings.section("ordered"), "hub": hub}
+    assert set(seen) == set(order)
+    for name in order:
+        if name == "settings":
+            assert dict(seen[name]) == dict(expected[name])
+        else:
+            assert seen[name] is expected[name]
 
 
 def test_lazy_identity_runs_the_chain_once(tmp_path, schemes):
