@@ -377,11 +377,13 @@ class Request:
     @property
     def identity(self) -> Identity:
         """Run the hub's chain on first access and keep the answer."""
-        if self._identity is None:
-            if self.hub is None:
+        identity = self._identity
+        if identity is None:
+            hub = self.hub
+            if hub is None:
                 raise RuntimeError("This request is not bound to an AuthHub.")
-            self._identity = self.hub.authenticate(self)
-        return self._identity
+            identity = self._identity = hub.chain().run(self, hub)
+        return identity
 
     @identity.setter
     def identity(self, identity: Identity) -> None:
