@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -100,6 +101,43 @@ def authhub_redis_url() -> str:
     return os.environ.get("AUTHHUB_TEST_REDIS", REDIS_URL)
 
 
+class LiveServers:
+    """Reference servers (waitress, as ``authhub serve`` runs it) in threads, on free loopback ports."""
+
+    def __init__(self) -> None:
+        self.running: list[tuple[Any, threading.Thread]] = []
+
+    def start(self, hub: AuthHub) -> str:
+        """Serve ``hub``'s reference application; returns its base URL."""
+        from waitress.server import create_server
+
+        from authhub.server import WAITRESS_OPTIONS, make_app
+
+        server = create_server(make_app(hub), host="127.0.0.1", port=0, threads=4, **WAITRESS_OPTIONS)
+        thread = threading.Thread(target=server.run, daemon=True)
+        self.running.append((server, thread))
+        thread.start()
+        host, port = server.socket.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        """Let requests in flight finish, then close every server's sockets."""
+        from waitress import wasyncore
+
+        while self.running:
+            server, thread = self.running.pop()
+            server.task_dispatcher.shutdown()
+            try:
+                # Close from the server's own loop thread: closing from here races
+                # with its select() and with workers pulling the trigger.
+                server.trigger.pull_trigger(lambda server=server: wasyncore.close_all(server._map))
+            except OSError:
+                # Its trigger is already closed (seen once on a loaded machine, EBADF):
+                # the loop cannot be woken, so close what is left from here.
+                wasyncore.close_all(server._map)
+            thread.join(timeout=10)
+
+
 @pytest.fixture
 def authhub_live_server() -> Iterator[Callable[[AuthHub], str]]:
     """Serve hubs' reference applications on free loopback ports; returns the base URL.
@@ -107,31 +145,9 @@ def authhub_live_server() -> Iterator[Callable[[AuthHub], str]]:
     ``base = authhub_live_server(hub)`` starts waitress in a thread (the same
     server ``authhub serve`` runs) and stops it after the test.
     """
-    import threading
-
-    from waitress import wasyncore
-    from waitress.server import create_server
-
-    from authhub.server import WAITRESS_OPTIONS, make_app
-
-    servers: list[tuple[Any, threading.Thread]] = []
-
-    def start(hub: AuthHub) -> str:
-        server = create_server(make_app(hub), host="127.0.0.1", port=0, threads=4, **WAITRESS_OPTIONS)
-        thread = threading.Thread(target=server.run, daemon=True)
-        servers.append((server, thread))
-        thread.start()
-        host, port = server.socket.getsockname()[:2]
-        return f"http://{host}:{port}"
-
-    yield start
-    for server, thread in servers:
-        # Let requests in flight finish, then close the sockets from the
-        # server's own loop thread: closing them from here races with its
-        # select() and with workers pulling the trigger (EBADF in a thread).
-        server.task_dispatcher.shutdown()
-        server.trigger.pull_trigger(lambda server=server: wasyncore.close_all(server._map))
-        thread.join(timeout=10)
+    servers = LiveServers()
+    yield servers.start
+    servers.stop()
 
 
 @attrs.frozen

@@ -104,3 +104,40 @@ def test_an_application_test_suite_gets_the_fixtures_from_the_entry_point(tmp_pa
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+def _answers(base: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{base}/whoami", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_live_servers_stop_and_free_their_ports(hub: authhub.AuthHub) -> None:
+    from authhub.testing import LiveServers
+
+    servers = LiveServers()
+    bases = [servers.start(hub), servers.start(hub)]
+    assert all(_answers(base) for base in bases)
+    threads = [thread for _, thread in servers.running]
+    servers.stop()
+    assert not any(thread.is_alive() for thread in threads)
+    assert not any(_answers(base) for base in bases)
+
+
+def test_live_servers_stop_even_when_a_trigger_is_already_closed(hub: authhub.AuthHub) -> None:
+    from authhub.testing import LiveServers
+
+    servers = LiveServers()
+    base = servers.start(hub)
+    assert _answers(base)
+    server, thread = servers.running[0]
+    server.trigger._close()  # the state seen once under load: pulling it raises EBADF
+    servers.stop()  # must not raise, and must still close the listening socket
+    assert not _answers(base)
+    assert servers.running == []
+    thread.join(timeout=10)
+    assert not thread.is_alive()
