@@ -222,7 +222,8 @@ class Request:
         self.method = method.upper()
         self.path = path
         self.query_string = query_string
-        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        # isinstance() against a Mapping subclass is slow when it fails: a list skips it.
+        self.headers = Headers(headers) if type(headers) is list or not isinstance(headers, Headers) else headers
         self.client = client
         self.url_scheme = url_scheme
         self._host = host
