@@ -1,6 +1,6 @@
 """Run every benchmark case, print the table and the targets, write ``benchmarks/results.json``.
 
-    python benchmarks/run.py                # everything (about 4 minutes on two cores)
+    python benchmarks/run.py                # everything (about 3 minutes on two cores)
     python benchmarks/run.py --quick        # 5 short batches per case: a smoke test, not a result
     python benchmarks/run.py --skip-postgres --skip-http
 
