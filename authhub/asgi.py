@@ -68,9 +68,8 @@ class AuthMiddleware:
                 error_response(self.hub, request, error, self.schemes), _adding_response_headers(request, send)
             )
             return
-        if request.state:
-            if request.state.get(RESPONSE_HEADERS):
-                send = _adding_response_headers(request, send)
+        if request.state.get(RESPONSE_HEADERS):
+            send = _adding_response_headers(request, send)
         request.identity = identity
         scope["authhub.request"] = request
         scope["authhub.identity"] = identity

@@ -68,33 +68,35 @@ def bind_arguments(function: Callable[..., Any], argnames: Sequence[str], settin
 
     Built once per chain: picking arguments by name on every request would
     cost more than a scheme's whole dispatch (this runs on every request).
+    Parameters in the hookspec's order get a positional call; any other
+    order is passed by name.
     """
-    # The usual orders get positional calls (cheaper than keywords), any other order keywords.
     order = tuple(argnames)
+    unknown = set(order) - set(_ARGUMENTS)
+    if unknown:
+        raise ValueError(f"authenticate takes unknown arguments: {sorted(unknown)}")
     if order == ("request", "settings", "hub"):
         return lambda request, hub: function(request, settings, hub)
-    if order == ("request", "hub"):
-        return lambda request, hub: function(request, hub)
     if order == ("request", "settings"):
         return lambda request, hub: function(request, settings)
-    takes = frozenset(argnames)
-    if takes == {"request", "settings", "hub"}:
-        return lambda request, hub: function(request=request, settings=settings, hub=hub)
-    if takes == {"request", "hub"}:
-        return lambda request, hub: function(request=request, hub=hub)
-    if takes == {"request", "settings"}:
-        return lambda request, hub: function(request=request, settings=settings)
-    if takes == {"settings", "hub"}:
-        return lambda request, hub: function(settings=settings, hub=hub)
-    if takes == {"request"}:
+    if order == ("request", "hub"):
+        return lambda request, hub: function(request, hub)
+    if order == ("settings", "hub"):
+        return lambda request, hub: function(settings, hub)
+    if order == ("request",):
         return lambda request, hub: function(request)
-    if takes == {"hub"}:
-        return lambda request, hub: function(hub=hub)
-    if takes == {"settings"}:
-        return lambda request, hub: function(settings=settings)
-    if not takes:
+    if order == ("settings",):
+        return lambda request, hub: function(settings)
+    if order == ("hub",):
+        return lambda request, hub: function(hub)
+    if not order:
         return lambda request, hub: function()
-    raise ValueError(f"authenticate takes unknown arguments: {sorted(takes - set(_ARGUMENTS))}")
+
+    def by_name(request: Request, hub: AuthHub) -> Any:
+        given = {"request": request, "settings": settings, "hub": hub}
+        return function(**{name: given[name] for name in order})
+
+    return by_name
 
 
 class Chain:
@@ -227,8 +229,6 @@ def _log_outage(error: AuthhubError) -> None:
 def _check(link: Link, answer: Any) -> tuple[Any, Any] | None:
     if answer is None:
         return None
-    if type(answer) is tuple and len(answer) == 2 and answer[0] is not None:
-        return answer
     if not isinstance(answer, tuple) or len(answer) != 2 or answer[0] is None:
         error = InternalError()
         error.scheme = link.name

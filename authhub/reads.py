@@ -108,11 +108,9 @@ class PreparedRead:
         self.connections = connections
         dbapi = dialect.loaded_dbapi
         self.outages: tuple[type[BaseException], ...] = (dbapi.OperationalError, dbapi.InterfaceError)
-        self.processors: tuple[Processor | None, ...] = tuple(
-            _result_processor(column.type, dialect) for column in statement.selected_columns
-        )
+        processors = (_result_processor(column.type, dialect) for column in statement.selected_columns)
         #: ``(position, processor)`` of the columns that need converting (SQLite's timestamps).
-        self.conversions = tuple((index, processor) for index, processor in enumerate(self.processors) if processor)
+        self.conversions = tuple((index, processor) for index, processor in enumerate(processors) if processor)
 
     def fetch_one(self, **params: Any) -> Sequence[Any] | None:
         """The first row (values converted as SQLAlchemy would), or ``None``."""

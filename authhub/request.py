@@ -55,20 +55,14 @@ class Headers(Mapping[str, str]):
     @classmethod
     def from_wsgi(cls, environ: Mapping[str, Any]) -> Headers:
         """Headers read from a WSGI environ when asked for (a framework's environ is large)."""
-        headers = cls.__new__(cls)  # this runs on every request: no work before it is needed
-        headers._items = []
-        headers._index = None
+        headers = cls()
         headers._environ = environ
-        headers._raw = None
         return headers
 
     @classmethod
     def from_asgi(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
         """Headers from an ASGI scope's ``(name, value)`` byte pairs, decoded when asked for."""
-        headers = cls.__new__(cls)
-        headers._items = []
-        headers._index = None
-        headers._environ = None
+        headers = cls()
         headers._raw = raw
         return headers
 
@@ -270,8 +264,9 @@ class Request:
 
     @classmethod
     def from_asgi(cls, scope: Mapping[str, Any], hub: AuthHub | None = None, body: bytes | None = None) -> Request:
-        # On every request of an ASGI application: set the slots directly and
-        # leave the headers (and the Host taken from them) undecoded until asked for.
+        # On every request of an ASGI application: set the slots directly (through
+        # __init__'s keywords this costs 0.5 µs more; a test checks that every slot
+        # is set) and leave the headers, and the Host taken from them, undecoded.
         request = cls.__new__(cls)
         request.method = scope.get("method", "GET").upper()
         request.path = scope.get("path", "/")
@@ -383,7 +378,7 @@ class Request:
             hub = self.hub
             if hub is None:
                 raise RuntimeError("This request is not bound to an AuthHub.")
-            identity = self._identity = hub.chain().run(self, hub)
+            identity = self._identity = hub.authenticate(self)
         return identity
 
     @identity.setter

@@ -68,6 +68,16 @@ def test_from_wsgi():
     assert request.is_safe_method is False
 
 
+def test_from_asgi_sets_every_slot_that_init_sets():
+    # from_asgi fills the slots itself, for speed: a slot it forgets would
+    # raise AttributeError only on ASGI requests.
+    direct = Request("GET", "/")
+    built = Request.from_asgi({"type": "http", "headers": []})
+    for name in Request.__slots__:
+        assert hasattr(direct, name), name
+        assert hasattr(built, name), name
+
+
 def test_from_asgi_keeps_repeated_headers():
     scope = {
         "type": "http",

@@ -64,11 +64,9 @@ class TokenAuthenticator:
         cache = self.cache
         if cache is not None:
             now = time.time()
-            entry = cache.entries.get(digest)  # TokenCache.get, inlined: this is the whole request path
-            if entry is not None:
-                if entry[0] > now:
-                    return entry[1]  # only verified keys are ever cached
-                cache.expire(digest)
+            answer = cache.get(digest, now)
+            if answer is not None:  # only verified keys are ever cached
+                return answer
             generation = cache.generation
         if not has_valid_checksum(raw):
             raise AuthenticationFailed(INVALID_TOKEN)

@@ -21,25 +21,20 @@ class TokenCache:
     def __init__(self, ttl: float, size: int) -> None:
         self.ttl = ttl
         self.size = size
-        #: digest -> ``(deadline, answer)``; read directly on the request path.
-        self.entries: dict[bytes, tuple[float, Answer]] = {}
+        self._entries: dict[bytes, tuple[float, Answer]] = {}
         self._lock = threading.Lock()
         #: Bumped by every invalidation, so an answer read from the database
         #: before a revocation is never stored after it.
         self.generation = 0
 
     def get(self, digest: bytes, now: float) -> Answer | None:
-        entry = self.entries.get(digest)
+        entry = self._entries.get(digest)
         if entry is None:
             return None
         if entry[0] <= now:
-            self.expire(digest)
+            self._entries.pop(digest, None)
             return None
         return entry[1]
-
-    def expire(self, digest: bytes) -> None:
-        """Drop an entry found past its deadline."""
-        self.entries.pop(digest, None)
 
     def put(self, digest: bytes, answer: Answer, now: float, expires: float | None, generation: int) -> None:
         deadline = now + self.ttl
@@ -48,16 +43,16 @@ class TokenCache:
         with self._lock:
             if generation != self.generation:
                 return
-            if digest not in self.entries and len(self.entries) >= self.size:
-                self.entries.pop(next(iter(self.entries)))
-            self.entries[digest] = (deadline, answer)
+            if digest not in self._entries and len(self._entries) >= self.size:
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[digest] = (deadline, answer)
 
     def discard(self, matches: Callable[[Answer], bool]) -> None:
         """Drop every entry whose answer ``matches``."""
         with self._lock:
             self.generation += 1
-            for digest in [digest for digest, (_, answer) in self.entries.items() if matches(answer)]:
-                del self.entries[digest]
+            for digest in [digest for digest, (_, answer) in self._entries.items() if matches(answer)]:
+                del self._entries[digest]
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._entries)
