@@ -6,10 +6,12 @@ the request is refused). Anything else a plugin raises is a fault and
 fails closed: :class:`StoreUnavailable` (503) for a database that cannot be
 reached, :class:`InternalError` (500) otherwise. Never anonymous.
 
-The runner walks the schemes' ``authenticate`` implementations itself
-rather than through pluggy's firstresult call, because it must know which
-scheme answered, pass each scheme its own settings, await coroutine
-implementations and tell a plugin's fault from a refusal.
+The runner calls one scheme at a time, never a broadcast, because it must
+know which scheme answered, pass each scheme its own settings, await
+coroutine implementations and tell a plugin's fault from a refusal. Each
+:class:`Link` is built once per chain: through the hub's plugin manager
+when someone observes hook calls (tracing, a hook wrapper), else straight
+to the implementation with the arguments it names.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import sqlalchemy.exc
 
 from authhub.errors import AuthhubError, InternalError, StoreUnavailable, TooManyRequests
 from authhub.identity import Identity
+from authhub.outages import is_outage
 from authhub.outcome import Outcome
 
 if TYPE_CHECKING:
@@ -34,24 +36,24 @@ if TYPE_CHECKING:
 log = logging.getLogger("authhub.chain")
 
 _ARGUMENTS = ("request", "settings", "hub")
-_STORE_ERRORS = (
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
-    sqlalchemy.exc.DisconnectionError,
-    sqlalchemy.exc.TimeoutError,
-)
 
 
 @attrs.frozen
 class Link:
-    """One scheme of a chain: its ``authenticate`` function and settings."""
+    """One scheme of a chain: its ``authenticate`` implementation and settings.
+
+    ``caller``, when given, is the scheme's ``authenticate`` through the
+    hub's plugin manager (:meth:`authhub.plugins.Hooks.member_caller`), for
+    when hook calls are traced or wrapped; pluggy then binds the arguments.
+    """
 
     name: str
     function: Callable[..., Any]
     argnames: tuple[str, ...]
     settings: Mapping[str, Any]
+    caller: Callable[..., list[Any]] | None = attrs.field(default=None, kw_only=True, repr=False)
     is_async: bool = attrs.field(init=False)
-    #: ``call(request, hub)`` passes the function exactly the arguments it names.
+    #: ``call(request, hub)`` passes the implementation exactly the arguments it names.
     call: Callable[[Request, AuthHub], Any] = attrs.field(init=False, repr=False)
 
     @is_async.default
@@ -60,7 +62,16 @@ class Link:
 
     @call.default
     def _call(self) -> Callable[[Request, AuthHub], Any]:
-        return bind_arguments(self.function, self.argnames, self.settings)
+        caller = self.caller
+        if caller is None:
+            return bind_arguments(self.function, self.argnames, self.settings)
+        settings = self.settings
+
+        def through_pluggy(request: Request, hub: AuthHub) -> Any:
+            answers = caller(request=request, settings=settings, hub=hub)
+            return answers[0] if answers else None
+
+        return through_pluggy
 
 
 def bind_arguments(function: Callable[..., Any], argnames: Sequence[str], settings: Mapping[str, Any]) -> Any:
@@ -241,7 +252,7 @@ def _check(link: Link, answer: Any) -> tuple[Any, Any] | None:
 
 def _fault(link: Link, exc: Exception) -> AuthhubError:
     error: AuthhubError
-    if isinstance(exc, _STORE_ERRORS):
+    if is_outage(exc):
         log.error("scheme %r: store unavailable: %s", link.name, type(exc).__name__, exc_info=exc)
         error = StoreUnavailable()
     else:

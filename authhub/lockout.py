@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from authhub.errors import StoreUnavailable, TooManyRequests
+from authhub.errors import TooManyRequests
+from authhub.outages import outage_as_503
 from authhub.store import Base
 
 if TYPE_CHECKING:
@@ -189,13 +190,10 @@ class RedisCounters:
         import redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        self._errors: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
     def _call(self, function: Any) -> Any:
-        try:
+        with outage_as_503():
             return function()
-        except self._errors as exc:
-            raise StoreUnavailable() from exc
 
     def locked_until(self, digests: list[str]) -> tuple[float, bool]:
         names = [f"{self.PREFIX}{digests[0]}:failures"] + [f"{self.PREFIX}{d}:lock" for d in digests]

@@ -13,27 +13,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
-import attrs
-
 from authhub.errors import AuthhubError, ConfigurationError, NotAuthenticated
 from authhub.http import Response, error_response
 from authhub.hub import AuthHub
 from authhub.request import SAFE_METHODS, Headers, Request
+from authhub.routes import Route
 from authhub.wsgi import AuthMiddleware, request_of, send
 
 log = logging.getLogger("authhub.server")
-
-Handler = Callable[[Request], Response]
-
-
-@attrs.frozen
-class Route:
-    """One path of the reference server and the handler that answers it."""
-
-    path: str
-    handler: Handler
-    methods: tuple[str, ...] = ("GET",)
-
 
 def whoami_body(request: Request) -> dict[str, Any]:
     identity = request.identity
@@ -183,7 +170,7 @@ WAITRESS_OPTIONS: dict[str, Any] = {"clear_untrusted_proxy_headers": False}
 def make_app(hub: AuthHub) -> AuthMiddleware:
     """The reference WSGI application for ``hub``."""
     routes = [("authhub", route) for route in CORE_ROUTES]
-    routes.extend(hub.hooks.serve_routes(hub))
+    routes.extend(hub.routes())
     return AuthMiddleware(Router(hub, routes), hub)
 
 

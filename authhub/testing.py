@@ -19,6 +19,12 @@ Application developers and authhub's own plugins use the same fixtures:
 ``authhub_auth_headers``
     ``authhub_auth_headers(user, scheme="token")`` makes working request
     headers of an installed scheme for a user (its ``auth_headers`` hook).
+``authhub_account_hub``
+    a hub whose users live in an application's own table with string ids
+    (:class:`authhub.appusers.AccountStore`, reached as ``hub.users``):
+    ``hub.users.add("alice", "pw")`` creates one, ``hub.users.disable("alice")``
+    deactivates it behind authhub's back. Takes the same settings as
+    ``authhub_make_hub``: ``authhub_account_hub(schemes=["token"])``.
 """
 
 from __future__ import annotations
@@ -75,6 +81,18 @@ def authhub_make_hub(tmp_path: Path) -> Iterator[Callable[..., AuthHub]]:
 @pytest.fixture
 def authhub_hub(authhub_make_hub: Callable[..., AuthHub]) -> AuthHub:
     return authhub_make_hub()
+
+
+@pytest.fixture
+def authhub_account_hub(authhub_make_hub: Callable[..., AuthHub]) -> Callable[..., AuthHub]:
+    """Build hubs whose user store is an application's own table with string ids (see the module doc)."""
+    from authhub.appusers import AccountStorePlugin
+
+    def make(**settings: Any) -> AuthHub:
+        plugins = {"app_accounts": AccountStorePlugin(), **settings.pop("plugins", {})}
+        return authhub_make_hub(plugins=plugins, **settings)
+
+    return make
 
 
 @pytest.fixture
@@ -208,15 +226,12 @@ def authhub_auth_headers(
             hub = made.hub if made is not None else request.getfixturevalue("authhub_hub")
         if password is None and made is not None:
             password = made.password
-        impl = hub.hooks.implementation("auth_headers", scheme)
-        if impl is None:
-            able = sorted(i.plugin_name for i in hub.hooks.implementations("auth_headers"))
+        if scheme not in hub.installed_schemes:
             raise LookupError(
-                f"scheme {scheme!r} cannot make test credentials: no plugin of that name implements "
-                f"auth_headers; schemes that can: {', '.join(able) or 'none'}"
+                f"scheme {scheme!r} cannot make test credentials: it is not installed in this hub; "
+                f"installed schemes: {', '.join(hub.installed_schemes) or 'none'}"
             )
-        arguments = {"hub": hub, "user": user, "password": password}
-        headers: Any = impl.function(*[arguments[name] for name in impl.argnames])
+        headers = hub.auth_headers(scheme, user, password)
         if not headers:
             raise LookupError(f"scheme {scheme!r} made no credentials for {getattr(user, 'username', user)!r}")
         return dict(headers)
