@@ -19,6 +19,7 @@ import attrs
 from authhub import builtins
 from authhub import plugins as discovery
 from authhub.chain import Chain, Link
+from authhub.changes import Changes, DatabaseLog, RedisLog
 from authhub.config import Settings, current_environ, load_settings
 from authhub.errors import AuthhubError, ConfigurationError
 from authhub.identity import Identity
@@ -91,6 +92,7 @@ class AuthHub:
         self._anonymous_user = _dotted("unauthenticated_user", self.settings["unauthenticated_user"])
         self._anonymous_auth = _dotted("unauthenticated_token", self.settings["unauthenticated_token"])
         self._store: Store | None = None
+        self._changes: Changes | None = None
         self._users: Any = None
         self._lockout: Lockout | None = None
         #: Each plugin's members in the plugin manager: its module, then its per-hub object.
@@ -267,10 +269,28 @@ class AuthHub:
         """Announce that cached answers about ``kind``/``key`` are wrong now (``invalidated`` hook).
 
         Call it after every change that must cut access at once: a
-        revocation, a logout, a password change, a deactivation. Every
-        plugin of this hub is told, each on its own, so one failing does
-        not keep the others' caches stale.
+        revocation, a logout, a password change, a deactivation. This hub's
+        plugins are told at once; every other hub on the same store, in
+        this process or another, through the invalidation channel
+        (:mod:`authhub.changes`) within milliseconds.
+
+        :raises StoreUnavailable: the announcement could not be written.
         """
+        self._deliver(kind, key)
+        self.changes.announce(kind, key)
+
+    @property
+    def changes(self) -> Changes:
+        """This hub's end of the invalidation channel; a cache is used only while ``changes.current``."""
+        if self._changes is None:
+            redis_url = self.settings["changes_redis_url"]
+            transport = (RedisLog(redis_url) if redis_url
+                         else DatabaseLog(self.store, self.settings["changes_poll_interval"]))
+            self._changes = Changes(transport, self._deliver)
+        return self._changes
+
+    def _deliver(self, kind: str, key: str) -> None:
+        """Tell every plugin of this hub, each on its own, so one failing does not keep the others stale."""
         for impl in self.hooks.implementations("invalidated"):
             try:
                 self.hooks.call_members("invalidated", [impl.plugin], hub=self, kind=kind, key=key)
@@ -322,6 +342,8 @@ class AuthHub:
                 close()
             except Exception:
                 log.exception("plugin %r failed to close", name)
+        if self._changes is not None:
+            self._changes.close()
         if self._store is not None:
             self._store.dispose()
             self._store = None

@@ -14,7 +14,7 @@ from authhub.server import make_app
 from authhub.testing import FAST_HASHING
 
 from .conftest import basic
-from .servers import PostgresServer, RedisServer
+from authhub.testservers import PostgresServer, RedisServer
 
 
 class PasswordScheme:

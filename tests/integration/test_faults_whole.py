@@ -28,7 +28,7 @@ from authhub_session.sessions import sessions_of
 from authhub_token.keys import RANDOM_LENGTH
 
 from .conftest import SCHEMES, World, basic, make_world, seed, wsgi_client
-from .servers import PostgresServer, RedisServer
+from authhub.testservers import PostgresServer, RedisServer
 from .strategies import well_formed_key
 
 UNAVAILABLE = {"detail": "Authentication store unavailable."}

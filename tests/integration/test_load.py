@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from authhub.testing import FAST_HASHING
 
 from .conftest import SCHEMES, World, basic, make_world
-from .servers import free_port
+from authhub.testservers import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

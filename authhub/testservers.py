@@ -1,4 +1,10 @@
-"""Throwaway PostgreSQL and Redis server processes that tests start and stop."""
+"""Throwaway PostgreSQL and Redis server processes that tests start and stop (faults, restarts).
+
+The shared servers on 127.0.0.1 must stay up for every other test; a test that
+stops a server starts its own here: ``PostgresServer()`` runs a private cluster
+(as the ``postgres`` user when the tests run as root), ``RedisServer()`` a
+private Redis keeping nothing on disk, each on a free loopback port.
+"""
 
 from __future__ import annotations
 
