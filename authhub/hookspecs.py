@@ -125,6 +125,25 @@ def authenticate(request: Request, settings: dict[str, Any], hub: AuthHub) -> tu
 
 
 @hookspec
+async def aauthenticate(request: Request, settings: dict[str, Any], hub: AuthHub) -> tuple[Any, Any] | None:
+    """The non-blocking form of :func:`authenticate`, for ASGI applications.
+
+    Optional. When a scheme implements it, :meth:`authhub.AuthHub.aauthenticate`
+    (the ASGI middleware and the Starlette/FastAPI adapters) awaits it on the
+    event loop instead of sending the scheme's plain ``authenticate`` to a
+    worker thread. Answer from memory when you can (a cache hit costs no
+    thread hop) and send only the blocking rest of the work to a thread
+    (``await asyncio.to_thread(...)``) or an async driver. Same answers,
+    errors and arguments as :func:`authenticate`; WSGI and the synchronous
+    :meth:`authhub.AuthHub.authenticate` never call it.
+
+    :param request: the framework-neutral :class:`authhub.Request`.
+    :param settings: this scheme's own settings, read-only.
+    :param hub: the :class:`authhub.AuthHub` running the chain.
+    """
+
+
+@hookspec
 def challenge(request: Request, settings: dict[str, Any], error: AuthhubError | None) -> str | None:
     """Return this scheme's ``WWW-Authenticate`` challenge, or ``None``.
 
@@ -167,7 +186,7 @@ def authentication_outcome(outcome: Outcome) -> None:
 
 
 @hookspec(firstresult=True)
-def token_model() -> type:
+def token_model() -> type:  # type: ignore[empty-body]  # a spec: pluggy never runs its body
     """Return the SQLAlchemy model class that token authentication uses.
 
     Called when the token scheme first needs its model. The token plugin
@@ -230,7 +249,7 @@ def invalidated(hub: AuthHub, kind: str, key: str) -> None:
 
 
 @hookspec
-def scheme_settings() -> dict[str, Setting]:
+def scheme_settings() -> dict[str, Setting]:  # type: ignore[empty-body]  # a spec: pluggy never runs its body
     """Declare this plugin's settings: a mapping of key to :class:`authhub.Setting`.
 
     Called when the hub loads its configuration. The keys become the

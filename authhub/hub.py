@@ -133,7 +133,8 @@ class AuthHub:
     @property
     def installed_schemes(self) -> list[str]:
         """The plugins that authenticate requests, in their default chain order."""
-        schemes = [info.name for info in self._infos if info.is_scheme]
+        schemes = [info.name for info in self._infos if info.is_scheme  # a wrapper of authenticate alone is none
+                   and self.hooks.member_implementation("authenticate", self._members[info.name]) is not None]
         return sorted(schemes, key=lambda name: (self._position(name), name))
 
     def _position(self, name: str) -> int:
@@ -194,7 +195,13 @@ class AuthHub:
             if impl is None:  # only without check_chain (authhub plugins on a broken installation)
                 continue
             caller = self.hooks.member_caller("authenticate", members) if watched else None
-            links.append(Link(name, impl.function, tuple(impl.argnames), self.settings.section(name), caller=caller))
+            native = self.hooks.member_implementation("aauthenticate", members)
+            links.append(Link(
+                name, impl.function, tuple(impl.argnames), self.settings.section(name), caller=caller,
+                async_function=native.function if native is not None else None,
+                async_argnames=tuple(native.argnames) if native is not None else (),
+                async_caller=self.hooks.member_caller("aauthenticate", members) if watched and native else None,
+            ))
         observe = self.observe if self.hooks.has_observers() else None
         return Chain(links, self._anonymous, observe)
 
