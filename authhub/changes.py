@@ -125,7 +125,8 @@ class DatabaseLog:
 
     def open(self) -> Any:
         pooled = self.store.engine.raw_connection()
-        connection = pooled.dbapi_connection
+        # the driver's own connection (psycopg or sqlite3): autocommit, LISTEN and isolation_level are theirs
+        connection: Any = pooled.dbapi_connection
         pooled.detach()
         if self.postgres:
             connection.autocommit = True
@@ -233,7 +234,7 @@ class Changes:
         self.transport = transport
         self._deliver: Callable[[], Deliver | None]
         if hasattr(deliver, "__self__"):
-            self._deliver = weakref.WeakMethod(deliver)  # type: ignore[arg-type]
+            self._deliver = weakref.WeakMethod(deliver)
         else:
             self._deliver = lambda: deliver
         self._synced = False

@@ -14,8 +14,8 @@ from typing import Any
 import click
 
 import authhub
-from authhub.errors import AuthhubError, ConfigurationError
 from authhub.commands import current_hub, ensure_tables, safe_url
+from authhub.errors import AuthhubError, ConfigurationError
 from authhub.hub import AuthHub
 from authhub.plugins import load_entry_points, new_manager
 from authhub.users import ManagedUserStore, UserError
@@ -40,7 +40,7 @@ def plugins(as_json: bool) -> None:
         click.echo(f"warning: {error}", err=True)
         hub = AuthHub(check_chain=False, environ={}, directory="/nonexistent-authhub")
     chain = list(hub.schemes)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for info in hub.plugins:
         position = chain.index(info.name) + 1 if info.name in chain else None
         rows.append(

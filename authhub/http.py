@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from http import HTTPStatus
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import attrs

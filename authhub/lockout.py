@@ -29,7 +29,8 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -41,6 +42,8 @@ from authhub.store import Base
 if TYPE_CHECKING:
     from authhub.hub import AuthHub
     from authhub.request import Request
+
+_T = TypeVar("_T")
 
 
 class AttemptRecord(Base):
@@ -131,7 +134,8 @@ class SQLCounters:
 
     def __init__(self, hub: AuthHub) -> None:
         self._hub = hub
-        table = self._table = AttemptRecord.__table__
+        # a mapped class's __table__ is typed as FromClause; this one is a Table (update/delete need it)
+        table = self._table = cast(sa.Table, AttemptRecord.__table__)
         self._read = hub.store.prepare(
             sa.select(table.c.key, table.c.locked_until).where(
                 table.c.key.in_([sa.bindparam("pair"), sa.bindparam("subject"), sa.bindparam("address")])
@@ -172,12 +176,15 @@ class SQLCounters:
 
 def _insert_for(dialect: str) -> Any:
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported stores
-        raise NotImplementedError(f"lockout counters need SQLite or PostgreSQL, not {dialect}")
-    return insert
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert
+    # only SQLite and PostgreSQL are supported stores
+    raise NotImplementedError(f"lockout counters need SQLite or PostgreSQL, not {dialect}")  # pragma: no cover
 
 
 class RedisCounters:
@@ -191,7 +198,7 @@ class RedisCounters:
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
-    def _call(self, function: Any) -> Any:
+    def _call(self, function: Callable[[], _T]) -> _T:
         with outage_as_503():
             return function()
 

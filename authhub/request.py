@@ -445,7 +445,8 @@ def _read_limited(environ: Mapping[str, Any], hub: AuthHub | None) -> bytes:
         raise BadRequest(f"Request body larger than {limit} bytes.", status_code=413)
     if length == 0:
         return b""
-    return environ["wsgi.input"].read(length)
+    body: bytes = environ["wsgi.input"].read(length)
+    return body
 
 
 def _forwarded(peer: str | None, url_scheme: str, headers: Headers, trusted: Iterable[Any]) -> tuple[str | None, str]:

@@ -127,11 +127,12 @@ class LiveServers:
 
     def start(self, hub: AuthHub) -> str:
         """Serve ``hub``'s reference application; returns its base URL."""
-        from waitress.server import create_server
+        from waitress.server import BaseWSGIServer, create_server
 
         from authhub.server import WAITRESS_OPTIONS, make_app
 
         server = create_server(make_app(hub), host="127.0.0.1", port=0, threads=4, **WAITRESS_OPTIONS)
+        assert isinstance(server, BaseWSGIServer) and server.socket is not None  # one host: one listening socket
         thread = threading.Thread(target=server.run, daemon=True)
         self.running.append((server, thread))
         thread.start()

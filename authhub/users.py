@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import argon2
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from authhub.errors import AuthenticationFailed, UserInactive
 from authhub.identity import User
@@ -194,7 +194,7 @@ class SQLUserStore:
 
     # -- internals ---------------------------------------------------------------
 
-    def _record(self, session: Any, username: str) -> UserRecord:
+    def _record(self, session: Session, username: str) -> UserRecord:
         record = session.scalar(sa.select(UserRecord).where(UserRecord.username == username))
         if record is None:
             raise UserError(f"no user named {username!r}")

@@ -130,7 +130,8 @@ class FastAPIAuth:
     async def _identity(self, request: StarletteRequest) -> Identity:
         scope = request.scope
         if scope.get("authhub.chain") == (self.hub, self.names):
-            return scope["authhub.identity"]  # AuthhubMiddleware ran the same chain
+            found: Identity = scope["authhub.identity"]  # AuthhubMiddleware ran the same chain
+            return found
         known: dict[Any, Identity] = scope.setdefault("authhub.identities", {})
         key = (self.hub, self.names)
         if key not in known:
