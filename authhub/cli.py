@@ -250,6 +250,9 @@ def serve(host: str, port: int, threads: int) -> None:
 def main() -> None:
     """The console script: add the plugins' commands, then run."""
     pm = new_manager()
+    if os.environ.get("AUTHHUB_TRACE_HOOKS"):  # every hook call, not only the hub's (README, Configuration)
+        pm.trace.root.setwriter(lambda message: sys.stderr.write(f"authhub: {message}"))
+        pm.enable_tracing()
     load_entry_points(pm, os.environ)
     pm.hook.register_commands(cli=cli)
     cli()
