@@ -110,7 +110,7 @@ def test_announcing_without_the_table_is_an_error_not_silence(tmp_path):
 def test_redis_down_bypasses_caches_and_recovers(tmp_path):
     server = RedisServer()
     server.start()
-    a, heard_a, b, heard_b = two_hubs(tmp_path, changes_redis_url=server.url)
+    a, heard_a, b, _heard_b = two_hubs(tmp_path, changes_redis_url=server.url)
     try:
         assert a.changes.wait_until_current(BOUND)
         server.stop()
@@ -135,7 +135,7 @@ def test_redis_down_bypasses_caches_and_recovers(tmp_path):
 def test_postgres_restart_catches_up_from_the_log(tmp_path):
     server = PostgresServer()
     server.start()
-    a, heard_a, b, heard_b = two_hubs(tmp_path, database_url=server.url)
+    a, heard_a, b, _heard_b = two_hubs(tmp_path, database_url=server.url)
     try:
         assert a.changes.wait_until_current(BOUND)
         server.stop()

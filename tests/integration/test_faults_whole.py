@@ -24,11 +24,11 @@ import pytest
 import authhub
 from authhub.asgi import AuthMiddleware
 from authhub.testing import hub_for_tests
+from authhub.testservers import PostgresServer, RedisServer
 from authhub_session.sessions import sessions_of
 from authhub_token.keys import RANDOM_LENGTH
 
 from .conftest import SCHEMES, World, basic, make_world, seed, wsgi_client
-from authhub.testservers import PostgresServer, RedisServer
 from .strategies import well_formed_key
 
 UNAVAILABLE = {"detail": "Authentication store unavailable."}
