@@ -16,11 +16,11 @@ from urllib.parse import parse_qsl, unquote
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Payload, OAuth2Request
 from sqlalchemy.orm import Session
 
-from authhub import Request
+from authhub import MalformedCredentials, Request
 from authhub_oauth.models import OAuthClient
 
 
-class Payload(OAuth2Payload):
+class Payload(OAuth2Payload):  # type: ignore[misc]
     """OAuth parameters from one source (query or form), keeping repeated ones for Authlib's checks."""
 
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
@@ -38,7 +38,7 @@ class Payload(OAuth2Payload):
         return self._datalist
 
 
-class OAuthRequest(OAuth2Request):
+class OAuthRequest(OAuth2Request):  # type: ignore[misc]
     """An :class:`authhub.Request` as Authlib sees it.
 
     The authorization endpoint reads its parameters from the query string;
@@ -81,15 +81,12 @@ def authenticate_client_secret_basic(query_client: Any, request: OAuthRequest) -
 
     RFC 6749 §2.3.1: the id and secret are form-urlencoded, then Basic-encoded.
     """
-    header = request.headers.get("Authorization")
-    if not header or " " not in header:
-        return None
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
     try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+        encoded = request.hub_request.credentials("Basic")
+        if encoded is None:
+            return None
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (MalformedCredentials, binascii.Error, UnicodeDecodeError):
         raise InvalidClientError(status_code=401, description="Malformed client credentials.") from None
     client_id, sep, secret = decoded.partition(":")
     if not sep:
@@ -98,7 +95,7 @@ def authenticate_client_secret_basic(query_client: Any, request: OAuthRequest) -
         client_id, secret = unquote(client_id, errors="strict"), unquote(secret, errors="strict")
     except UnicodeDecodeError:
         raise InvalidClientError(status_code=401, description="Malformed client credentials.") from None
-    client = query_client(client_id)
+    client: OAuthClient | None = query_client(client_id)
     if client is None:
         raise InvalidClientError(status_code=401, description="The client does not exist on this server.")
     if client.check_client_secret(secret):

@@ -46,7 +46,7 @@ def _find_token(server: OAuthServer, token: str, hint: str | None) -> _Found | N
     return None
 
 
-class TokenRevocation(RevocationEndpoint):
+class TokenRevocation(RevocationEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
     server: OAuthServer
 
@@ -61,7 +61,7 @@ class TokenRevocation(RevocationEndpoint):
             self.server.revoke_tokens(OAuthToken.id == token.row.id)
 
 
-class TokenIntrospection(IntrospectionEndpoint):
+class TokenIntrospection(IntrospectionEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
     server: OAuthServer
 

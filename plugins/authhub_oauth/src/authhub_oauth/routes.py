@@ -3,12 +3,15 @@
 ``POST /oauth/token`` (RFC 6749), ``GET/POST /oauth/authorize`` with a
 consent page, ``POST /oauth/revoke`` (RFC 7009), ``POST /oauth/introspect``
 (RFC 7662) and ``GET /.well-known/oauth-authorization-server`` (RFC 8414).
+Each handler takes the hub's :class:`~authhub_oauth.server.OAuthServer`
+first: :func:`routes` binds them to the scheme's own server.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import html
 from collections.abc import Callable
 from typing import Any
@@ -17,10 +20,9 @@ from urllib.parse import quote, unquote
 from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
-from authhub import AuthenticationFailed, AuthHub, Outcome, Request, Response, TooManyRequests
-from authhub.server import Route
+from authhub import AuthenticationFailed, MalformedCredentials, Outcome, Request, Response, Route, TooManyRequests
 from authhub_oauth.adapter import OAuthRequest
-from authhub_oauth.server import OAuthServer, server_for
+from authhub_oauth.server import OAuthServer
 
 #: The consent page must never be cached or framed (clickjacking a consent is granting it).
 PAGE_HEADERS = (
@@ -31,58 +33,53 @@ PAGE_HEADERS = (
 )
 
 
-def routes(hub: AuthHub) -> list[Route]:
+def routes(server: OAuthServer) -> list[Route]:
+    """The endpoints of ``server``, each handler bound to it."""
     return [
-        Route("/oauth/token", token, ("POST",)),
-        Route("/oauth/authorize", authorize, ("GET", "POST")),
-        Route("/oauth/revoke", revoke, ("POST",)),
-        Route("/oauth/introspect", introspect, ("POST",)),
-        Route("/.well-known/oauth-authorization-server", metadata, ("GET", "HEAD")),
+        Route("/oauth/token", functools.partial(token, server), ("POST",)),
+        Route("/oauth/authorize", functools.partial(authorize, server), ("GET", "POST")),
+        Route("/oauth/revoke", functools.partial(revoke, server), ("POST",)),
+        Route("/oauth/introspect", functools.partial(introspect, server), ("POST",)),
+        Route("/.well-known/oauth-authorization-server", functools.partial(metadata, server), ("GET", "HEAD")),
     ]
-
-
-def _server(request: Request) -> OAuthServer:
-    assert request.hub is not None  # the reference server binds every request
-    return server_for(request.hub)
 
 
 def _oauth_request(server: OAuthServer, request: Request, *, from_query: bool) -> OAuthRequest | Response:
     try:
         return OAuthRequest(request, from_query=from_query)
     except OAuth2Error as error:  # a body that is not UTF-8, plain http to a public host
-        return server.handle_error_response(None, error)
+        response: Response = server.handle_error_response(None, error)
+        return response
 
 
 # -- token, revocation, introspection -------------------------------------------------------
 
 
-def token(request: Request) -> Response:
-    server = _server(request)
+def token(server: OAuthServer, request: Request) -> Response:
     oauth_request = _oauth_request(server, request, from_query=False)
     if isinstance(oauth_request, Response):
         return oauth_request
-    return _client_lockout(request, lambda: server.create_token_response(oauth_request))
+    return _client_lockout(server, request, lambda: server.create_token_response(oauth_request))
 
 
-def revoke(request: Request) -> Response:
-    return _endpoint(request, "revocation")
+def revoke(server: OAuthServer, request: Request) -> Response:
+    return _endpoint(server, request, "revocation")
 
 
-def introspect(request: Request) -> Response:
-    return _endpoint(request, "introspection")
+def introspect(server: OAuthServer, request: Request) -> Response:
+    return _endpoint(server, request, "introspection")
 
 
-def _endpoint(request: Request, name: str) -> Response:
-    server = _server(request)
+def _endpoint(server: OAuthServer, request: Request, name: str) -> Response:
     oauth_request = _oauth_request(server, request, from_query=False)
     if isinstance(oauth_request, Response):
         return oauth_request
-    response = _client_lockout(request, lambda: server.create_endpoint_response(name, oauth_request))
+    response = _client_lockout(server, request, lambda: server.create_endpoint_response(name, oauth_request))
     assert response is not None
     return response
 
 
-def _client_lockout(request: Request, respond: Callable[[], Response]) -> Response:
+def _client_lockout(server: OAuthServer, request: Request, respond: Callable[[], Response]) -> Response:
     """Run an endpoint that authenticates the client under the hub's lockout (``client:<id>``).
 
     A 401 (``invalid_client``) counts as a failed attempt; once the client
@@ -91,8 +88,7 @@ def _client_lockout(request: Request, respond: Callable[[], Response]) -> Respon
     client_id = _claimed_client_id(request)
     if client_id is None:
         return respond()
-    hub = request.hub
-    assert hub is not None
+    hub = server.hub
     subject = f"client:{client_id}"
     try:
         hub.lockout.check(request, subject)
@@ -110,35 +106,35 @@ def _client_lockout(request: Request, respond: Callable[[], Response]) -> Respon
 
 def _claimed_client_id(request: Request) -> str | None:
     """The client id a request claims (Basic credentials or the ``client_id`` field), undecoded junk aside."""
-    header = request.headers.get_all("authorization")
-    if header and header[0][:6].lower() == "basic ":
-        try:
-            decoded = base64.b64decode(header[0][6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        client_id, sep, _ = decoded.partition(":")
-        return unquote(client_id) if sep else None
+    try:
+        encoded = request.credentials("Basic")
+        if encoded is not None:
+            decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+            client_id, sep, _ = decoded.partition(":")
+            return unquote(client_id) if sep else None
+    except (MalformedCredentials, binascii.Error, UnicodeDecodeError):
+        return None
     return request.form().get("client_id") or None
 
 
 # -- authorization endpoint and consent ---------------------------------------------------------
 
 
-def authorize(request: Request) -> Response:
+def authorize(server: OAuthServer, request: Request) -> Response:
     """Check the authorization request, then ask the logged-in user for consent.
 
     An unknown client or a redirect URI that is not registered gets a plain
     400: the user agent is never sent to an unverified address. Other
     errors go back to the client's redirect URI, as RFC 6749 §4.1.2.1 says.
     """
-    server = _server(request)
     oauth_request = _oauth_request(server, request, from_query=True)
     if isinstance(oauth_request, Response):
         return oauth_request
     try:
         grant = server.get_consent_grant(oauth_request)
     except OAuth2Error as error:
-        return server.handle_error_response(oauth_request, error)
+        refused: Response = server.handle_error_response(oauth_request, error)
+        return refused
 
     identity = request.identity
     if not identity.is_authenticated or identity.scheme not in server.settings["consent_schemes"]:
@@ -190,9 +186,8 @@ def _session_csrf_token(request: Request) -> str | None:
 # -- metadata ------------------------------------------------------------------------------
 
 
-def metadata(request: Request) -> Response:
+def metadata(server: OAuthServer, request: Request) -> Response:
     """RFC 8414 authorization server metadata."""
-    server = _server(request)
     issuer = server.issuer(request)
     pkce_methods = ["S256", "plain"] if server.settings["allow_plain_pkce"] else ["S256"]
     document = AuthorizationServerMetadata({
