@@ -28,8 +28,7 @@ from authhub import AuthHub
 from authhub.testing import hub_for_tests
 from authhub_oauth.clients import issue_token
 from authhub_oauth.models import OAuthClient
-from authhub_session import csrf
-from authhub_session.sessions import sessions_of
+from authhub_session import SessionScheme, csrf
 from authhub_token import create_token
 
 settings.register_profile(
@@ -99,7 +98,7 @@ def seed(hub: AuthHub, names: tuple[str, ...] = ("alice", "bob", "carol"), forme
         user = hub.users.create(name, password)
         token = create_token(hub, name, name="integration").key
         bearer = issue_token(hub, OAUTH_CLIENT, user, ["read"])
-        session_id, data = sessions_of(hub).start(user)
+        session_id, data = hub.find_scheme(SessionScheme).start(user)
         people[name] = Person(name, password, token, bearer, session_id, csrf.mask(data.csrf_secret))
     for name in former:
         hub.users.deactivate(name)
