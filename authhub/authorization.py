@@ -43,11 +43,9 @@ def credentials(header: str | None, keyword: str, max_size: int = MAX_HEADER_SIZ
         return None
     header = header.strip(" \t")
     scheme, _, rest = header.partition(" ")
-    if "\t" in scheme:
-        if scheme.partition("\t")[0].lower() == keyword.lower():
+    if len(scheme) != len(keyword) or scheme.lower() != keyword.lower():
+        if "\t" in scheme and scheme.partition("\t")[0].lower() == keyword.lower():
             raise MalformedCredentials(keyword, "the scheme must be followed by a space, not a tab")
-        return None
-    if scheme.lower() != keyword.lower():
         return None
     if len(header) > max_size:
         raise MalformedCredentials(keyword, f"longer than {max_size} characters")

@@ -186,13 +186,16 @@ def authentication_outcome(outcome: Outcome) -> None:
 
 
 @hookspec(firstresult=True)
-def token_model() -> type:  # type: ignore[empty-body]  # a spec: pluggy never runs its body
+def token_model() -> type:
     """Return the SQLAlchemy model class that token authentication uses.
 
-    Called when the token scheme first needs its model. The token plugin
-    answers with its own ``Token`` model and is marked ``trylast``, so an
-    application plugin that returns its own subclass of ``BaseToken``
-    takes over. The model must provide ``user``, ``key`` and ``revoked``.
+    A subclass of ``authhub_token.BaseToken``. Called once per hub, when
+    the token scheme's object is built (:meth:`authhub.AuthHub.token_model`).
+    The token plugin answers with its own ``Token`` model and is marked
+    ``trylast``, so an application plugin that returns its own subclass
+    takes over. The model provides ``user_id`` (the user's id as text,
+    ``str(user.id)``, with no foreign key, so any user store works),
+    ``digest`` and ``revoked``.
 
     Stops at first non-None result.
     """

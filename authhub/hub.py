@@ -332,6 +332,10 @@ class AuthHub:
             self._lockout = Lockout(self)
         return self._lockout
 
+    def token_model(self) -> type | None:
+        """The token model the plugins agree on (the ``token_model`` hook), ``None`` when none answers."""
+        return self.hooks.token_model()
+
     def migration_directories(self) -> list[str]:
         return self.hooks.migration_directories()
 

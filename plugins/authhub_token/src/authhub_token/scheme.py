@@ -68,7 +68,7 @@ class TokenScheme(authhub.Scheme):
         #: The settings as values.
         self.values = TokenSettings.from_section(settings, name)
         self.keyword = self.values.keyword
-        model = hub.hooks.token_model()
+        model = hub.token_model()
         if not (isinstance(model, type) and issubclass(model, BaseToken)):
             raise authhub.ConfigurationError(f"token_model returned {model!r}; expected a subclass of BaseToken")
         self.users = hub.users
