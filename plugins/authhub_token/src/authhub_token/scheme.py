@@ -10,6 +10,7 @@ read, or a dict lookup when the cache has the key.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -91,6 +92,38 @@ class TokenScheme(authhub.Scheme):
     @authhub.hookimpl
     def authenticate(self, request: authhub.Request) -> Answer | None:
         """``(user, TokenInfo)`` for a live key of an active user; ``None`` without a token header."""
+        read = self._read_key(request)
+        if read is None:
+            return None
+        key, raw, digest = read
+        cache = self._usable_cache()
+        if cache is None:
+            return self._miss(request, key, raw, digest, None, 0)
+        answer = cache.get(digest)
+        if answer is not None:  # only verified keys are ever cached
+            return answer if self._recheck is None else self._recheck(answer)
+        # The generation is taken before the read: a revocation meanwhile wins.
+        return self._miss(request, key, raw, digest, cache, cache.generation)
+
+    @authhub.hookimpl
+    async def aauthenticate(self, request: authhub.Request) -> Answer | None:
+        """The ASGI form: no token and a cache hit are answered on the event loop; only a miss goes to a thread."""
+        if self._recheck is not None:  # an application's own store is asked on every request, blocking
+            return await asyncio.to_thread(self.authenticate, request)
+        read = self._read_key(request)
+        if read is None:
+            return None
+        key, raw, digest = read
+        cache = self._usable_cache()
+        if cache is None:
+            return await asyncio.to_thread(self._miss, request, key, raw, digest, None, 0)
+        answer = cache.get(digest)
+        if answer is not None:
+            return answer
+        return await asyncio.to_thread(self._miss, request, key, raw, digest, cache, cache.generation)
+
+    def _read_key(self, request: authhub.Request) -> tuple[str, bytes, bytes] | None:
+        """``(key, its ASCII bytes, its SHA-256)`` from ``Authorization``; ``None`` without a token header."""
         try:
             key = request.credentials(self.keyword)
         except authhub.MalformedCredentials as error:
@@ -103,13 +136,16 @@ class TokenScheme(authhub.Scheme):
             raise authhub.AuthenticationFailed(INVALID_TOKEN) from None
         # The digest is an index key, not a secret compared here: finding it
         # reveals nothing to a client that does not already hold the key.
-        digest = hashlib.sha256(raw).digest()  # what keys.digest() stores
+        return key, raw, hashlib.sha256(raw).digest()  # what keys.digest() stores
+
+    def _usable_cache(self) -> authhub.TTLCache[bytes, Answer] | None:
+        """The cache while it can be trusted: only while the invalidation channel is current (fail closed)."""
         cache = self.cache
-        if cache is not None:
-            answer = cache.get(digest)
-            if answer is not None:  # only verified keys are ever cached
-                return answer if self._recheck is None else self._recheck(answer)
-            generation = cache.generation  # before the read: a revocation meanwhile wins
+        return cache if cache is not None and self.hub.changes.current else None
+
+    def _miss(self, request: authhub.Request, key: str, raw: bytes, digest: bytes,
+              cache: authhub.TTLCache[bytes, Answer] | None, generation: int) -> Answer:
+        """Verify a key against the store (and keep the answer when there is a cache)."""
         if not has_valid_checksum(raw):
             raise authhub.AuthenticationFailed(INVALID_TOKEN)
         try:
@@ -215,6 +251,8 @@ class TokenScheme(authhub.Scheme):
             cache.discard(lambda answer: str(answer[1].id) == key)
         elif kind == "user":
             cache.discard(lambda answer: str(answer[1].user_id) == key)
+        elif kind == "*":  # the channel lost track of announcements: drop everything
+            cache.clear()
 
     @authhub.hookimpl
     def auth_headers(self, user: Any) -> dict[str, str]:

@@ -28,10 +28,10 @@ SETTINGS: dict[str, authhub.Setting] = {
         60, kind=int, nullable=True, help="Write last_used_at at most once per this many seconds; empty = never."
     ),
     "cache_ttl": authhub.Setting(
-        0.0,
+        60.0,
         kind=float,
-        help="Keep verified tokens in memory this many seconds (0 = off). Other processes (and other hubs) "
-        "may accept a revoked token for up to this long.",
+        help="Keep verified tokens in memory at most this many seconds (0 = off). A revocation reaches every "
+        "process through the invalidation channel at once; this is only the safety net.",
     ),
     "cache_size": authhub.Setting(10_000, kind=int, help="Most tokens the in-memory cache holds."),
 }
