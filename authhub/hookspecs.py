@@ -186,7 +186,7 @@ def authentication_outcome(outcome: Outcome) -> None:
 
 
 @hookspec(firstresult=True)
-def token_model() -> type:
+def token_model() -> type:  # type: ignore[empty-body]
     """Return the SQLAlchemy model class that token authentication uses.
 
     A subclass of ``authhub_token.BaseToken``. Called once per hub, when

@@ -54,6 +54,13 @@ def register(pm: pluggy.PluginManager, plugin: Any, name: str) -> tuple[str, ...
 
     Returns the names of the hooks it implements.
     """
+    try:
+        hash(plugin)
+    except TypeError:
+        # pluggy keeps plugins in dicts and sets; an unhashable one (an @attrs.define
+        # class) would fail later, deep inside pluggy, with a bare TypeError.
+        raise PluginError(f"plugin {name!r}: {type(plugin).__name__} objects are unhashable; "
+                          "use @attrs.define(eq=False) or keep the default object identity") from None
     if pm.has_plugin(name):
         raise PluginError(f"plugin {name!r}: the name is already taken by another plugin")
     if pm.is_registered(plugin):
