@@ -17,7 +17,7 @@ from authhub.errors import AuthhubError, ConfigurationError, NotAuthenticated
 from authhub.http import Response, error_response
 from authhub.hub import AuthHub
 from authhub.request import SAFE_METHODS, Headers, Request
-from authhub.routes import Route
+from authhub.routes import PATH_PARAMS, Route
 from authhub.wsgi import AuthMiddleware, request_of, send
 
 log = logging.getLogger("authhub.server")
@@ -126,23 +126,29 @@ CORE_ROUTES = (
 
 
 class Router:
-    """A WSGI application dispatching on exact paths."""
+    """A WSGI application dispatching on exact paths, then on patterns (``/tokens/{id}``) in order."""
 
     def __init__(self, hub: AuthHub, routes: Iterable[tuple[str, Route]]) -> None:
         self.hub = hub
         self.routes: dict[str, Route] = {}
+        self.patterns: list[Route] = []
         owners: dict[str, str] = {}
         for owner, route in routes:
-            if route.path in self.routes:
+            if route.path in owners:
                 raise ConfigurationError(
                     f"route {route.path!r} of plugin {owner!r} is already served by {owners[route.path]!r}"
                 )
-            self.routes[route.path] = route
             owners[route.path] = owner
+            if route.pattern is None:
+                self.routes[route.path] = route
+            else:
+                self.patterns.append(route)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = request_of(environ)
         route = self.routes.get(request.path)
+        if route is None and self.patterns:
+            route = self._match(request)
         if route is None:
             response = Response.json({"detail": "Not found."}, 404)
         elif request.method not in route.methods:
@@ -160,6 +166,15 @@ class Router:
         if request.method == "HEAD":
             response = Response(response.status, response.headers, b"")
         return send(response, start_response)
+
+    def _match(self, request: Request) -> Route | None:
+        """The first pattern route for the request's path; its values go to ``request.state["path_params"]``."""
+        for route in self.patterns:
+            params = route.match(request.path)
+            if params is not None:
+                request.state[PATH_PARAMS] = params
+                return route
+        return None
 
 
 #: waitress drops X-Forwarded-* headers unless told otherwise; the hub's own
