@@ -2,22 +2,30 @@
 
 A small WSGI application: the core's routes (``/whoami``, ``/protected``,
 the forward-auth endpoint ``/auth/verify``) plus whatever the plugins add through the ``serve_routes`` hook, behind
-:class:`authhub.wsgi.AuthMiddleware`, served by waitress.
+:class:`authhub.wsgi.AuthMiddleware`, served by waitress on sockets bound first (:func:`listen`), with an
+access log (:mod:`authhub.accesslog`).
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
+import re
+import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
-from authhub.errors import AuthhubError, ConfigurationError, NotAuthenticated
+import attrs
+
+from authhub.accesslog import REFUSED_BY, AccessLog, AccessLogFormat
+from authhub.errors import AuthhubError, ConfigurationError, NotAuthenticated, StoreUnavailable
 from authhub.http import Response, error_response
 from authhub.hub import AuthHub
 from authhub.request import SAFE_METHODS, Headers, Request
 from authhub.routes import PATH_PARAMS, Route
+from authhub.storeerrors import describe_outage
 from authhub.wsgi import AuthMiddleware, request_of, send
 
 log = logging.getLogger("authhub.server")
@@ -159,6 +167,11 @@ class Router:
             try:
                 response = route.handler(request)
             except AuthhubError as error:
+                if error.scheme is not None:
+                    request.state[REFUSED_BY] = error.scheme
+                elif isinstance(error, StoreUnavailable):  # the chain logs its own outages; a route's are ours
+                    log.error("%s %s: store unavailable: %s", request.method, request.path,
+                              describe_outage(error.__cause__, self.hub.settings["database_url"]))
                 response = error_response(self.hub, request, error)
             except Exception:
                 log.exception("handler for %s failed", request.path)
@@ -189,8 +202,110 @@ def make_app(hub: AuthHub) -> AuthMiddleware:
     return AuthMiddleware(Router(hub, routes), hub)
 
 
-def serve(hub: AuthHub, host: str = "127.0.0.1", port: int = 8000, threads: int = 8) -> None:
-    """Serve the reference application until interrupted (tables must be up to date)."""
-    import waitress
+def listen(
+    hub: AuthHub,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    threads: int = 8,
+    access_log: AccessLogFormat = "off",
+) -> Server:
+    """Bind the reference application's sockets, ready to :meth:`~Server.run`.
 
-    waitress.serve(make_app(hub), host=host, port=port, threads=threads, ident="authhub", **WAITRESS_OPTIONS)
+    Binding comes first so that a port in use or a wrong host is one
+    :class:`ConfigurationError` naming the fix, before anything says it is
+    serving.
+
+    :param access_log: ``"plain"`` or ``"json"`` lines on the ``authhub.access``
+        logger (:mod:`authhub.accesslog`), or ``"off"``.
+    """
+    import waitress.server
+
+    app: Any = make_app(hub)
+    if access_log != "off":
+        app = AccessLog(app, access_log)
+    sockets = bind(host, port)
+    dispatchers: dict[int, Any] = {}  # waitress's socket map: every socket and channel it serves
+    try:
+        server = waitress.server.create_server(app, dispatchers, sockets=sockets, threads=threads, ident="authhub",
+                                               **WAITRESS_OPTIONS)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return Server(server, dispatchers, [sock.getsockname()[:2] for sock in sockets])
+
+
+def serve(hub: AuthHub, host: str = "127.0.0.1", port: int = 8000, threads: int = 8,
+          access_log: AccessLogFormat = "off") -> None:
+    """Serve the reference application until interrupted (tables must be up to date)."""
+    listen(hub, host, port, threads, access_log).run()
+
+
+@attrs.frozen
+class Server:
+    """Bound sockets and the waitress server that will answer on them."""
+
+    waitress: Any
+    dispatchers: dict[int, Any]
+    #: ``(host, port)`` of every listening socket (the real port when 0 was asked).
+    addresses: list[tuple[str, int]]
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+                for host, port in self.addresses]
+
+    def run(self) -> None:
+        """Serve until interrupted."""
+        self.waitress.run()
+
+    def close(self) -> None:
+        """Stop the worker threads and close every socket (for a server that will not run after all)."""
+        from waitress import wasyncore
+
+        self.waitress.task_dispatcher.shutdown()
+        wasyncore.close_all(self.dispatchers)
+
+
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets on every address ``host`` stands for; :class:`ConfigurationError` naming the fix."""
+    if re.fullmatch(r"[0-9.]+", host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:  # checked here: the resolver would look a malformed address up as a host name
+            raise ConfigurationError(f"--host {host!r} is not an IPv4 address; {HOST_EXAMPLES}") from None
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError):
+        raise ConfigurationError(f"--host {host!r} is not an address or a name this machine resolves; "
+                                 f"{HOST_EXAMPLES}") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, address in dict.fromkeys((f, k, p, a) for f, k, p, _, a in found):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            # As waitress does: a restarted server can bind while old connections linger in TIME_WAIT.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(1024)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise ConfigurationError(_bind_failure(host, port, exc)) from None
+    return sockets
+
+
+HOST_EXAMPLES = "use --host 127.0.0.1 (this machine only) or --host 0.0.0.0 (every interface)"
+
+
+def _bind_failure(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (f"cannot serve on {host}:{port}: the port is in use (is another server running?); "
+                "stop it or pick another port with --port")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot serve on {host}: it is not an address of this machine; {HOST_EXAMPLES}"
+    if exc.errno == errno.EACCES:
+        return f"cannot serve on port {port}: permission denied (ports below 1024 need privileges); use --port 8000"
+    return f"cannot serve on {host}:{port}: {exc.strerror or exc}"

@@ -17,11 +17,12 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from authhub.outages import outage_as_503
 from authhub.reads import KeptConnections, PreparedRead
+from authhub.storeerrors import missing_driver, parse_url, unknown_database
 
 CORE_MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -45,14 +46,22 @@ def engine_for(url: str) -> Engine:
 
     ``postgresql://`` means psycopg 3. Statement parameters are never put
     into error messages (they can hold digests and user names).
+
+    :raises DatabaseURLError: ``url`` does not parse, names an unknown
+        database, or its driver is not installed.
     """
-    parsed = make_url(url)
+    parsed = parse_url(url)
     options: dict[str, Any] = {"hide_parameters": True}
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "postgresql":
         options.update(pool_size=10, max_overflow=20, pool_timeout=5, connect_args={"connect_timeout": 3})
-    engine = sa.create_engine(parsed, **options)
+    try:
+        engine = sa.create_engine(parsed, **options)
+    except sa.exc.NoSuchModuleError:
+        raise unknown_database(parsed) from None
+    except ImportError as exc:
+        raise missing_driver(parsed, exc) from None
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
