@@ -12,7 +12,7 @@ from alembic import command
 from alembic.script import ScriptDirectory
 
 from authhub.hub import AuthHub
-from authhub.store import migration_config
+from authhub.store import check_known_revisions, migration_config
 
 
 def scripts(hub: AuthHub) -> ScriptDirectory:
@@ -28,6 +28,8 @@ def applied(hub: AuthHub) -> set[str]:
     heads = hub.store.current_revisions(hub.migration_directories())
     if not heads:
         return set()
+    with hub.store.connect() as connection:
+        check_known_revisions(connection, migration_config(hub.migration_directories()))
     return {script.revision for script in scripts(hub).revision_map.iterate_revisions(tuple(heads), "base")}
 
 

@@ -16,7 +16,7 @@ import argon2
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from authhub.errors import AuthenticationFailed, UserInactive
+from authhub.errors import AuthenticationFailed, ConfigurationError, UserInactive
 from authhub.identity import User
 from authhub.store import Base
 
@@ -109,6 +109,8 @@ class SQLUserStore:
     def __init__(self, hub: AuthHub) -> None:
         self._hub = hub
         settings = hub.settings
+        check_argon2_parameters(settings["password_time_cost"], settings["password_memory_cost"],
+                                settings["password_parallelism"])
         self.hasher = argon2.PasswordHasher(
             time_cost=settings["password_time_cost"],
             memory_cost=settings["password_memory_cost"],
@@ -242,6 +244,19 @@ def check_username(username: str) -> None:
         raise UserError("a user name must not contain ':'")
     if any(unicodedata.category(char).startswith("C") for char in username):
         raise UserError("a user name must not contain control characters")
+
+
+def check_argon2_parameters(time_cost: int, memory_cost: int, parallelism: int) -> None:
+    """Refuse argon2id parameters that would fail at the first hash (RFC 9106's bounds)."""
+    if time_cost < 1:
+        raise ConfigurationError(f"password_time_cost: must be at least 1, got {time_cost}")
+    if parallelism < 1:
+        raise ConfigurationError(f"password_parallelism: must be at least 1, got {parallelism}")
+    if memory_cost < 8 * parallelism:
+        raise ConfigurationError(
+            f"password_memory_cost: must be at least 8 KiB per lane (8 x password_parallelism = "
+            f"{8 * parallelism}), got {memory_cost}"
+        )
 
 
 def check_password_value(password: str) -> None:
