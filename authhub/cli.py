@@ -266,30 +266,44 @@ def users_activate(name: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on (0.0.0.0: all).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes sharing the port, each with its own hub (POSIX); their caches stay coherent "
+                   "through the invalidation channel.")
 @click.option("--access-log", type=click.Choice(FORMATS), default="plain", show_default=True,
               help="One line per request on stderr: plain text, JSON lines, or off.")
-def serve(host: str, port: int, threads: int, access_log: AccessLogFormat) -> None:
+def serve(host: str, port: int, threads: int, workers: int, access_log: AccessLogFormat) -> None:
     """Run the reference API (creating or upgrading the tables first)."""
-    from authhub.server import listen
+    from authhub.server import bind, run_workers, serve_on
 
+    if workers > 1 and not hasattr(os, "fork"):
+        raise click.ClickException("--workers needs a system with fork() (Linux, macOS); use --workers 1 here")
     hub = current_hub()
     try:
-        server = listen(hub, host=host, port=port, threads=threads, access_log=access_log)
+        sockets = bind(host, port)  # first: a port in use is one line, before anything says "serving"
     except ConfigurationError as error:
         raise click.ClickException(error.detail) from None
     try:
         ensure_tables(hub)
     except click.ClickException:
-        server.close()
+        for sock in sockets:
+            sock.close()
         raise
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     configure_access_log(access_log)
+    addresses = [sock.getsockname()[:2] for sock in sockets]
+    urls = " ".join(f"http://[{h}]:{p}/" if ":" in h else f"http://{h}:{p}/" for h, p in addresses)
     click.echo(
-        f"authhub {authhub.__version__} serving {' '.join(server.urls)} "
-        f"(schemes: {', '.join(hub.schemes) or 'none'}; database {safe_url(hub)}; access log {access_log})",
+        f"authhub {authhub.__version__} serving {urls} "
+        f"(schemes: {', '.join(hub.schemes) or 'none'}; database {safe_url(hub)}; access log {access_log}"
+        + (f"; {workers} workers" if workers > 1 else "") + ")",
         err=True,
     )
-    server.run()
+    if workers == 1:
+        serve_on(hub, sockets, threads, access_log).run()
+        return
+    hub.close()  # every worker builds its own after the fork: no connection or thread crosses a process
+    if run_workers(AuthHub, sockets, workers, threads, access_log):
+        raise click.ClickException("a worker stopped; see the log above")
 
 
 def main() -> None:

@@ -8,10 +8,13 @@ access log (:mod:`authhub.accesslog`).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import logging
+import os
 import re
+import signal
 import socket
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -218,12 +221,17 @@ def listen(
     :param access_log: ``"plain"`` or ``"json"`` lines on the ``authhub.access``
         logger (:mod:`authhub.accesslog`), or ``"off"``.
     """
+    return serve_on(hub, bind(host, port), threads, access_log)
+
+
+def serve_on(hub: AuthHub, sockets: list[socket.socket], threads: int = 8,
+             access_log: AccessLogFormat = "off") -> Server:
+    """The waitress server of ``hub``'s reference application on sockets already bound."""
     import waitress.server
 
     app: Any = make_app(hub)
     if access_log != "off":
         app = AccessLog(app, access_log)
-    sockets = bind(host, port)
     dispatchers: dict[int, Any] = {}  # waitress's socket map: every socket and channel it serves
     try:
         server = waitress.server.create_server(app, dispatchers, sockets=sockets, threads=threads, ident="authhub",
@@ -239,6 +247,62 @@ def serve(hub: AuthHub, host: str = "127.0.0.1", port: int = 8000, threads: int 
           access_log: AccessLogFormat = "off") -> None:
     """Serve the reference application until interrupted (tables must be up to date)."""
     listen(hub, host, port, threads, access_log).run()
+
+
+def run_workers(make_hub: Callable[[], AuthHub], sockets: list[socket.socket], workers: int, threads: int,
+                access_log: AccessLogFormat) -> int:
+    """Serve ``sockets`` from ``workers`` forked processes, each with a hub of its own; their exit status.
+
+    The sockets are bound once, here, and shared: the kernel hands each
+    connection to one worker. Each worker builds its hub after the fork, so
+    no connection or thread crosses a process; their caches stay coherent
+    through the invalidation channel (:mod:`authhub.changes`). SIGTERM and
+    SIGINT are passed on to every worker; a worker that dies stops the others,
+    and the status is non-zero.
+    """
+    children: list[int] = []
+    stopping = False
+
+    def stop(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # the worker
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            status = 0
+            try:
+                serve_on(make_hub(), sockets, threads, access_log).run()
+            except BaseException:
+                log.exception("worker %d failed", os.getpid())
+                status = 1
+            finally:
+                os._exit(status)
+        children.append(pid)
+    for sock in sockets:  # the workers hold them now
+        sock.close()
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    status = 0
+    try:
+        while children:
+            try:
+                pid, code = os.wait()
+            except ChildProcessError:
+                break
+            children.remove(pid)
+            if not stopping:
+                log.error("worker %d exited (status %d): stopping the others", pid, os.waitstatus_to_exitcode(code))
+                status = 1
+                stop(signal.SIGTERM, None)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return status
 
 
 @attrs.frozen
