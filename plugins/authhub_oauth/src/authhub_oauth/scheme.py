@@ -78,6 +78,11 @@ class OAuthScheme(authhub.Scheme):
         return self.resource.authenticate(request)
 
     @authhub.hookimpl
+    async def aauthenticate(self, request: Request) -> tuple[Any, AccessToken] | None:
+        """The ASGI form: no token and a cache hit on the event loop; a check against the store in a thread."""
+        return await self.resource.aauthenticate(request)
+
+    @authhub.hookimpl
     def challenge(self, error: AuthhubError | None) -> str:
         return challenge_for(self.realm, error)
 
