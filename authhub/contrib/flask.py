@@ -25,7 +25,7 @@ from typing import Any
 import flask
 from werkzeug.local import LocalProxy
 
-from authhub.contrib.routes import call_route, route_table
+from authhub.contrib.routes import call_route, framework_path, route_table
 from authhub.contrib.users import UserProxy, is_default_anonymous
 from authhub.errors import AuthhubError, NotAuthenticated
 from authhub.http import Response, error_response
@@ -216,12 +216,14 @@ def hub_blueprint(hub: AuthHub, name: str = "authhub") -> flask.Blueprint:
     blueprint = flask.Blueprint(name, __name__)
     for path, route in route_table(hub).items():
         endpoint = path.strip("/").replace(".", "").replace("/", "_") or "index"
-        blueprint.add_url_rule(path, endpoint, _route_view(hub, route), methods=list(route.methods))
+        endpoint = endpoint.replace("{", "").replace("}", "")
+        rule = framework_path(path, lambda name: f"<{name}>")
+        blueprint.add_url_rule(rule, endpoint, _route_view(hub, route), methods=list(route.methods))
     return blueprint
 
 
-def _route_view(hub: AuthHub, route: Route) -> Callable[[], flask.Response]:
-    def view() -> flask.Response:
+def _route_view(hub: AuthHub, route: Route) -> Callable[..., flask.Response]:
+    def view(**_segments: str) -> flask.Response:  # call_route reads {name} segments itself
         environ = flask.request.environ
         request = environ.get(REQUEST_KEY)
         if not isinstance(request, Request) or request.hub is not hub:

@@ -7,13 +7,23 @@ adapter mounts them in its framework's way and answers them with
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 from authhub.errors import AuthhubError, ConfigurationError
 from authhub.http import Response, error_response
 from authhub.hub import AuthHub
 from authhub.request import RESPONSE_HEADERS, Request
-from authhub.routes import Route
+from authhub.routes import PATH_PARAMS, Route
 
-__all__ = ["call_route", "route_table"]
+__all__ = ["call_route", "framework_path", "route_table"]
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def framework_path(path: str, placeholder: Callable[[str], str]) -> str:
+    """``path`` with each ``{name}`` segment written the framework's way (Flask: ``<name>``)."""
+    return _PLACEHOLDER.sub(lambda found: placeholder(found.group(1)), path)
 
 
 def route_table(hub: AuthHub) -> dict[str, Route]:
@@ -42,6 +52,8 @@ def call_route(route: Route, request: Request) -> Response:
     hub = request.hub
     if hub is None:
         raise RuntimeError("call_route needs a request bound to its hub")
+    # The framework matched the path; the values of its {name} segments are read as the reference server reads them.
+    request.state[PATH_PARAMS] = route.match(request.path) or {}
     try:
         response = route.handler(request)
     except AuthhubError as error:

@@ -14,14 +14,17 @@ from django.views.decorators.csrf import csrf_exempt
 
 from authhub.contrib.django.apps import authhub_config
 from authhub.contrib.django.middleware import authhub_request, django_response
-from authhub.contrib.routes import call_route
+from authhub.contrib.routes import call_route, framework_path
 
 __all__ = ["hub_urlpatterns", "serve_route"]
 
 
 @csrf_exempt
-def serve_route(request: HttpRequest, route_path: str) -> HttpResponse:
-    """Answer the hub's plugin route at ``route_path`` (404 if the current hub has none there)."""
+def serve_route(request: HttpRequest, route_path: str, **_segments: str) -> HttpResponse:
+    """Answer the hub's plugin route at ``route_path`` (404 if the current hub has none there).
+
+    ``_segments`` are Django's values for the route's ``{name}`` segments; :func:`call_route` reads them itself.
+    """
     config = authhub_config()
     route = config.routes.get(route_path)
     if route is None:
@@ -37,6 +40,7 @@ def hub_urlpatterns() -> list[URLPattern]:
     Each is named ``"authhub" + path`` (``{% url "authhub/login" %}``).
     """
     return [
-        path(route_path.lstrip("/"), serve_route, {"route_path": route_path}, name=f"authhub{route_path}")
+        path(framework_path(route_path, lambda name: f"<str:{name}>").lstrip("/"), serve_route,
+             {"route_path": route_path}, name=f"authhub{route_path}")
         for route_path in authhub_config().routes
     ]
