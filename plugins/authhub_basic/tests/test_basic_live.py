@@ -21,7 +21,7 @@ from authhub.asgi import AuthMiddleware
 from .conftest import PASSWORD
 
 CHALLENGE = 'Basic realm="api", charset="UTF-8"'
-USER = "jürgen-Δ"
+USER = "jürgen-zoë"
 COLON_PASSWORD = "pa:ss:wörd:"
 
 
