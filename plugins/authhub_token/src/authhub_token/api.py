@@ -77,12 +77,16 @@ def create_token(
     if lookup.has["expires_at"]:
         if expires_in is not None and expires_in <= dt.timedelta(0):
             raise TokenError("a token's lifetime must be positive")
-        values["expires_at"] = moment + expires_in if expires_in is not None else None
+        try:
+            values["expires_at"] = moment + expires_in if expires_in is not None else None
+        except OverflowError:
+            raise TokenError("a token's lifetime must end before the year 9999; use 'never' instead") from None
     if "created_at" in lookup.table.c:
         values["created_at"] = moment
     with hub.store.session() as session:
         # Locking the user row makes the per-user limit hold against concurrent creations.
-        user = session.scalar(sa.select(UserRecord).where(UserRecord.username == username).with_for_update())
+        stored = _stored_name(hub, username)
+        user = session.scalar(sa.select(UserRecord).where(UserRecord.username == stored).with_for_update())
         if user is None:
             raise TokenError(f"no user named {username!r}")
         limit = authenticator.settings.max_per_user
@@ -105,7 +109,7 @@ def list_tokens(hub: AuthHub, username: str | None = None) -> list[TokenRecord]:
     with hub.store.session() as session:
         query = sa.select(model, UserRecord.username).join(UserRecord, model.user_id == UserRecord.id)
         if username is not None:
-            user_id = _user_id(session, username)
+            user_id = _user_id(session, _stored_name(hub, username))
             query = query.where(model.user_id == user_id)
         query = query.order_by(lookup.id_column)
         return [_record(token, name, lookup.extra_names) for token, name in session.execute(query)]
@@ -128,7 +132,7 @@ def revoke_user_tokens(hub: AuthHub, username: str) -> int:
     """Revoke every token of ``username``; returns how many were still live."""
     model = _authenticator(hub).lookup.model
     with hub.store.session() as session:
-        user_id = _user_id(session, username)
+        user_id = _user_id(session, _stored_name(hub, username))
         result = session.execute(
             sa.update(model).where(model.user_id == user_id, model.revoked.is_(sa.false())).values(revoked=True),
             execution_options={"synchronize_session": False},
@@ -148,6 +152,14 @@ def _authenticator(hub: AuthHub) -> TokenAuthenticator:
 def _need(has: dict[str, bool], column: str, wanted: bool, model: type) -> None:
     if wanted and not has[column]:
         raise TokenError(f"token model {model.__name__} has no {column!r} column")
+
+
+def _stored_name(hub: AuthHub, username: str) -> str:
+    """How the user store spells ``username`` (it folds 'Alice' onto 'alice'); as given when unknown."""
+    find = getattr(hub.users, "get_by_username", None)
+    user = find(username) if find is not None else None
+    name = getattr(user, "username", None)
+    return name if isinstance(name, str) else username
 
 
 def _user_id(session: Session, username: str) -> int:

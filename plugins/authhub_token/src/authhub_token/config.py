@@ -38,7 +38,10 @@ def parse_duration(text: str) -> dt.timedelta | None:
     if match is None or int(match.group(1)) == 0:
         raise ValueError(f"{text!r} is not a duration; use a positive number with a unit: 45s, 30m, 12h, 90d, 2w, "
                          "or 'never'")
-    return dt.timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2).lower()])
+    try:
+        return dt.timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2).lower()])
+    except OverflowError:
+        raise ValueError(f"{text!r} is too long a duration; use 'never' for a token that does not expire") from None
 
 
 @attrs.frozen
