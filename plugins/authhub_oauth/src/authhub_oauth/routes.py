@@ -7,20 +7,24 @@ consent page, ``POST /oauth/revoke`` (RFC 7009), ``POST /oauth/introspect``
 
 from __future__ import annotations
 
-import base64
-import binascii
+import hashlib
+import hmac
 import html
+import json
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qsl, quote
 
-from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
-from authhub import AuthenticationFailed, AuthHub, Outcome, Request, Response, TooManyRequests
+from authhub import AuthenticationFailed, AuthHub, Outcome, PermissionDenied, Request, Response, TooManyRequests
 from authhub.server import Route
-from authhub_oauth.adapter import OAuthRequest
+from authhub_oauth.adapter import OAuthRequest, basic_client_credentials
 from authhub_oauth.server import OAuthServer, server_for
+
+#: The consent form's field that ties it to the authorization request it was shown for.
+CONSENT_BINDING = "consent_binding"
 
 #: The consent page must never be cached or framed (clickjacking a consent is granting it).
 PAGE_HEADERS = (
@@ -61,7 +65,7 @@ def token(request: Request) -> Response:
     oauth_request = _oauth_request(server, request, from_query=False)
     if isinstance(oauth_request, Response):
         return oauth_request
-    return _client_lockout(request, lambda: server.create_token_response(oauth_request))
+    return _client_lockout(request, server, oauth_request, lambda: server.create_token_response(oauth_request))
 
 
 def revoke(request: Request) -> Response:
@@ -77,48 +81,63 @@ def _endpoint(request: Request, name: str) -> Response:
     oauth_request = _oauth_request(server, request, from_query=False)
     if isinstance(oauth_request, Response):
         return oauth_request
-    response = _client_lockout(request, lambda: server.create_endpoint_response(name, oauth_request))
+    response = _client_lockout(request, server, oauth_request,
+                               lambda: server.create_endpoint_response(name, oauth_request))
     assert response is not None
     return response
 
 
-def _client_lockout(request: Request, respond: Callable[[], Response]) -> Response:
+def _client_lockout(request: Request, server: OAuthServer, oauth_request: OAuthRequest,
+                    respond: Callable[[], Response]) -> Response:
     """Run an endpoint that authenticates the client under the hub's lockout (``client:<id>``).
 
-    A 401 (``invalid_client``) counts as a failed attempt; once the client
-    id or the address is locked the answer is 429 with ``Retry-After``.
+    Every client id the request names (Basic credentials, each ``client_id``
+    field) is a subject; a malformed ``Basic`` header is ``invalid_client``
+    under the subject ``client:``. A 401 (``invalid_client``) counts as a
+    failed attempt against each; once one of them or the address is locked
+    the answer is 429 with ``Retry-After``. Two client-authentication
+    methods at once are refused (RFC 6749 §2.3) before any secret is checked.
     """
-    client_id = _claimed_client_id(request)
-    if client_id is None:
-        return respond()
     hub = request.hub
     assert hub is not None
-    subject = f"client:{client_id}"
+    basic: tuple[str, str] | None = None
+    malformed: OAuth2Error | None = None
     try:
-        hub.lockout.check(request, subject)
-    except TooManyRequests as error:
-        hub.observe(Outcome("locked", request, "oauth", None, error))
-        raise
-    response = respond()
-    if response.status == 401:
-        hub.lockout.failed(request, subject)
-        hub.observe(Outcome("refused", request, "oauth", None, AuthenticationFailed("Invalid client credentials.")))
-    elif response.status < 400:
-        hub.lockout.succeeded(request, subject)
-    return response
-
-
-def _claimed_client_id(request: Request) -> str | None:
-    """The client id a request claims (Basic credentials or the ``client_id`` field), undecoded junk aside."""
-    header = request.headers.get_all("authorization")
-    if header and header[0][:6].lower() == "basic ":
+        basic = basic_client_credentials(request.authorization)
+    except OAuth2Error as error:
+        malformed = error
+    form = oauth_request.payload.datalist
+    named = [*([basic[0]] if basic is not None else []), *form.get("client_id", [])]
+    subjects = [f"client:{client_id}" for client_id in dict.fromkeys(named)]
+    if malformed is not None:
+        subjects.insert(0, "client:")
+    for subject in subjects:
         try:
-            decoded = base64.b64decode(header[0][6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        client_id, sep, _ = decoded.partition(":")
-        return unquote(client_id) if sep else None
-    return request.form().get("client_id") or None
+            hub.lockout.check(request, subject)
+        except TooManyRequests as error:
+            hub.observe(Outcome("locked", request, "oauth", None, error))
+            raise
+    if malformed is not None:
+        response = server.handle_error_response(oauth_request, malformed)
+    elif basic is not None and ("client_secret" in form or set(form.get("client_id", [])) - {basic[0]}):
+        # RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each request."
+        return server.handle_error_response(oauth_request, InvalidRequestError(
+            "Use one client authentication method: Basic credentials or client_id/client_secret in the body."))
+    elif len(form.get("client_id", [])) > 1 or len(form.get("client_secret", [])) > 1:
+        return server.handle_error_response(oauth_request, InvalidRequestError(
+            "The client_id and client_secret parameters may be sent once each."))
+    else:
+        response = respond()
+    if response.status == 401:
+        for subject in subjects:
+            hub.lockout.failed(request, subject)
+        if subjects:
+            hub.observe(Outcome("refused", request, "oauth", None,
+                                AuthenticationFailed("Invalid client credentials.")))
+    elif response.status < 400:
+        for subject in subjects:
+            hub.lockout.succeeded(request, subject)
+    return response
 
 
 # -- authorization endpoint and consent ---------------------------------------------------------
@@ -147,6 +166,10 @@ def authorize(request: Request) -> Response:
                                  PAGE_HEADERS)
     if request.method == "GET":
         return _consent_page(request, grant)
+    binding = _consent_binding(request)
+    if binding is not None and not hmac.compare_digest(request.form().get(CONSENT_BINDING, ""), binding):
+        raise PermissionDenied("This consent form was shown for another authorization request: "
+                               "open the authorization link again.")
     decision = request.form().get("decision")
     granted = identity.user if decision == "allow" else None
     response: Response = server.create_authorization_response(oauth_request, grant_user=granted, grant=grant)
@@ -161,6 +184,9 @@ def _consent_page(request: Request, grant: Any) -> Response:
     action = html.escape(request.path + (f"?{request.query_string}" if request.query_string else ""))
     csrf = _session_csrf_token(request)
     hidden = f'<input type="hidden" name="csrf_token" value="{html.escape(csrf)}">' if csrf else ""
+    binding = _consent_binding(request)
+    if binding is not None:
+        hidden += f'<input type="hidden" name="{CONSENT_BINDING}" value="{binding}">'
     items = "".join(f"<li><code>{html.escape(scope)}</code></li>" for scope in scopes) or "<li>no scope</li>"
     body = (
         "<!doctype html>"
@@ -187,13 +213,36 @@ def _session_csrf_token(request: Request) -> str | None:
     return token
 
 
+def _consent_binding(request: Request) -> str | None:
+    """An HMAC of the authorization request (every query parameter) keyed by the session.
+
+    The key is the digest of the session id, which only the server and the
+    session cookie know: a consent form approves the request it was shown
+    for, and a CSRF token alone cannot approve another scope, client or
+    redirect URI. ``None`` when no session authenticated the request.
+    """
+    try:
+        from authhub_session import current_session
+    except ImportError:
+        return None
+    session = current_session(request)
+    if session is None:
+        return None
+    parameters = json.dumps(sorted(parse_qsl(request.query_string, keep_blank_values=True)))
+    return hmac.new(session.digest.encode(), parameters.encode(), hashlib.sha256).hexdigest()
+
+
 # -- metadata ------------------------------------------------------------------------------
 
 
 def metadata(request: Request) -> Response:
     """RFC 8414 authorization server metadata."""
     server = _server(request)
-    issuer = server.issuer(request)
+    issuer = server.issuer()
+    if issuer is None:
+        # Never the Host header: a forged Host would be served to every client of a shared cache.
+        return Response.json({"detail": "The authorization server's metadata needs its issuer: set oauth.issuer "
+                                        "(AUTHHUB_OAUTH_ISSUER)."}, 404, [("Cache-Control", "no-store")])
     pkce_methods = ["S256", "plain"] if server.settings["allow_plain_pkce"] else ["S256"]
     document = AuthorizationServerMetadata({
         "issuer": issuer,

@@ -21,7 +21,7 @@ from authlib.common.security import generate_token
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 
-from authhub import AuthHub, Request, Response
+from authhub import AuthHub, Response
 from authhub_oauth import settings as oauth_settings
 from authhub_oauth.adapter import OAuthRequest, authenticate_client_secret_basic
 from authhub_oauth.endpoints import TokenIntrospection, TokenRevocation
@@ -129,9 +129,10 @@ class OAuthServer(AuthorizationServer):
     def revoke_code_tokens(self, code_id: int) -> int:
         return self.revoke_tokens(OAuthToken.authorization_code_id == code_id)
 
-    def issuer(self, request: Request) -> str:
-        """The configured issuer, else the origin the request reached."""
-        return str(self.settings["issuer"] or request.origin).rstrip("/")
+    def issuer(self) -> str | None:
+        """The configured issuer (``oauth.issuer``), ``None`` when unset: never taken from a request."""
+        issuer = self.settings["issuer"]
+        return str(issuer).rstrip("/") if issuer else None
 
 
 _servers: weakref.WeakKeyDictionary[AuthHub, OAuthServer] = weakref.WeakKeyDictionary()
