@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import secrets
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from authhub import AuthenticationFailed, AuthHub, Outcome, PermissionDenied, Request, Response, TooManyRequests
 from authhub.server import Route
@@ -77,6 +77,9 @@ def _submit_login(request: Request, sessions: Sessions) -> Response:
     username, password = form.get("username", ""), form.get("password", "")
     if not username or not password:
         return _login_form(request, sessions, next_path, "Enter your username and password.", 400)
+    if "\x00" in username or "\x00" in password:
+        # No database stores a NUL: refused before any lookup (and not a guess: nothing was checked).
+        return _login_form(request, sessions, next_path, "The username or password contains a NUL character.", 400)
     hub = _hub(request)
     # The same subject as the basic scheme's: guesses count together whichever way they come.
     subject = f"user:{username}"
@@ -132,16 +135,26 @@ def _login_form(request: Request, sessions: Sessions, next_path: str, error: str
 
 
 def _safe_next(value: str | None) -> str:
-    """``value`` when it is a path on this site, else ``/`` (no open redirect)."""
+    """``value`` when it is a path on this site, else ``/`` (no open redirect).
+
+    Characters outside ASCII are percent-encoded (UTF-8): a ``Location``
+    header holds Latin-1 at most, and a browser could read a lookalike such
+    as ``/∕∕evil.example`` (U+2215) as ``//evil.example``.
+    """
     if not value or not value.startswith("/") or value.startswith("//"):
         return "/"
     # Browsers read '\' as '/', so '/\evil.example' would leave the site.
     if "\\" in value or not value.isprintable():
         return "/"
+    value = quote(value, safe=_ASCII_PRINTABLE)
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
         return "/"
     return value
+
+
+#: Every printable ASCII character: :func:`quote` leaves them alone and encodes the rest.
+_ASCII_PRINTABLE = "".join(chr(code) for code in range(0x21, 0x7F))
 
 
 # -- HTML ------------------------------------------------------------------------------
