@@ -7,6 +7,7 @@ the forward-auth endpoint ``/auth/verify``) plus whatever the plugins add throug
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 from collections.abc import Callable, Iterable
@@ -187,8 +188,49 @@ def make_app(hub: AuthHub) -> AuthMiddleware:
     return AuthMiddleware(Router(hub, routes), hub)
 
 
+def create_server(hub: AuthHub, host: str = "127.0.0.1", port: int = 8000, threads: int = 8) -> Any:
+    """The waitress server ``authhub serve`` runs, not yet started (``.run()``).
+
+    Two changes to waitress's defaults: its own body limit is the hub's
+    ``max_body_size`` (413 before a larger body is spooled, not after 1 GiB),
+    and a request with more than one ``Authorization`` header gets a 400,
+    since waitress would join them into one value (issue 14).
+    """
+    from waitress.server import create_server as waitress_server
+
+    server = waitress_server(make_app(hub), host=host, port=port, threads=threads, ident="authhub",
+                             max_request_body_size=hub.settings["max_body_size"], **WAITRESS_OPTIONS)
+    channel = _channel_class()
+    listeners = server.map.values() if hasattr(server, "effective_listen") else [server]
+    for listener in listeners:
+        if hasattr(listener, "channel_class"):
+            listener.channel_class = channel
+    return server
+
+
 def serve(hub: AuthHub, host: str = "127.0.0.1", port: int = 8000, threads: int = 8) -> None:
     """Serve the reference application until interrupted (tables must be up to date)."""
-    import waitress
+    server = create_server(hub, host, port, threads)
+    server.print_listen("Serving on http://{}:{}")
+    server.run()
 
-    waitress.serve(make_app(hub), host=host, port=port, threads=threads, ident="authhub", **WAITRESS_OPTIONS)
+
+@functools.cache
+def _channel_class() -> type:
+    """waitress's connection class with a parser that refuses a repeated ``Authorization`` header."""
+    from waitress.channel import HTTPChannel
+    from waitress.parser import HTTPRequestParser, ParsingError
+
+    class Parser(HTTPRequestParser):  # type: ignore[misc]
+        def parse_header(self, header_plus: bytes) -> None:
+            super().parse_header(header_plus)
+            names = [line.split(b":", 1)[0].strip().lower() for line in header_plus.split(b"\r\n")[1:]
+                     if line and not line.startswith((b" ", b"\t"))]
+            if names.count(b"authorization") > 1:
+                # waitress would hand on "a, b": one header a scheme might read, or skip when "a" is empty.
+                raise ParsingError("More than one Authorization header.")
+
+    class Channel(HTTPChannel):  # type: ignore[misc]
+        parser_class = Parser
+
+    return Channel

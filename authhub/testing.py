@@ -109,11 +109,9 @@ class LiveServers:
 
     def start(self, hub: AuthHub) -> str:
         """Serve ``hub``'s reference application; returns its base URL."""
-        from waitress.server import create_server
+        from authhub.server import create_server
 
-        from authhub.server import WAITRESS_OPTIONS, make_app
-
-        server = create_server(make_app(hub), host="127.0.0.1", port=0, threads=4, **WAITRESS_OPTIONS)
+        server = create_server(hub, host="127.0.0.1", port=0, threads=4)
         thread = threading.Thread(target=server.run, daemon=True)
         self.running.append((server, thread))
         thread.start()
