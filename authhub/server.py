@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import attrs
 
-from authhub.errors import AuthhubError, ConfigurationError, NotAuthenticated
+from authhub.errors import AuthhubError, BadRequest, ConfigurationError, NotAuthenticated
 from authhub.http import Response, error_response
 from authhub.hub import AuthHub
 from authhub.request import SAFE_METHODS, Headers, Request
@@ -88,13 +88,13 @@ def forwarded_request(request: Request) -> Request:
     """
     headers = request.headers
     trusted = _from_trusted_proxy(request)
-    method = _last(headers, "x-forwarded-method") or _last(headers, "x-original-method")
+    method = _claim(headers, "x-forwarded-method", "x-original-method")
     if method is None or not method.isalpha() or (not trusted and method.upper() in SAFE_METHODS):
         method = request.method
     path, query_string = request.path, request.query_string
     host = request.host
     if trusted:
-        uri = _last(headers, "x-forwarded-uri") or _last(headers, "x-original-uri")
+        uri = _claim(headers, "x-forwarded-uri", "x-original-uri")
         if uri is not None and uri.startswith("/"):
             path, _, query_string = uri.partition("?")
         host = _last(headers, "x-forwarded-host") or host
@@ -129,6 +129,18 @@ def _from_trusted_proxy(request: Request) -> bool:
 def _last(headers: Headers, name: str) -> str | None:
     values = headers.get_all(name)
     return values[-1].strip() if values else None
+
+
+def _claim(headers: Headers, preferred: str, other: str) -> str | None:
+    """What the proxy says under ``preferred`` (the recipes set it) or else ``other``; 400 when they differ.
+
+    A proxy that sets only one of them passes the other on from the client
+    as is: a difference means a client tried to say something else (issue 14).
+    """
+    first, second = _last(headers, preferred), _last(headers, other)
+    if first is not None and second is not None and first != second:
+        raise BadRequest(f"The {preferred} and {other} headers disagree.")
+    return first if first is not None else second
 
 
 CORE_ROUTES = (
