@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from authhub import AuthenticationFailed, ConfigurationError, Setting
+from authhub import AuthenticationFailed, ConfigurationError, PermissionDenied, Setting
 from authhub_basic.cache import CredentialCache
 from authhub_basic.credentials import Credentials, basic_token, decode_token
 
@@ -59,6 +59,8 @@ class BasicScheme:
         token = basic_token(request.authorization, self.max_header_size)
         if token is None:
             return None
+        if not request.is_safe_method:
+            refuse_cross_site(request)
         cache = self.cache
         key: bytes | None = None
         generation = 0
@@ -81,6 +83,30 @@ class BasicScheme:
 
     def __repr__(self) -> str:
         return f"<BasicScheme realm={self.settings['realm']!r} cache={self.cache!r}>"
+
+
+CROSS_SITE = ("Basic credentials are not accepted on a cross-site request: a browser sends the ones it "
+              "remembers by itself. Send the request from this site, or use a token.")
+
+
+def refuse_cross_site(request: Request) -> None:
+    """403 for an unsafe request a browser sent from another site (issue 14).
+
+    A browser that once saw this site's Basic challenge resends the
+    credentials on any request to it, also on a form another site posts:
+    the same CSRF a cookie has. ``Sec-Fetch-Site`` decides when the browser
+    sends it (``cross-site`` is refused); otherwise an ``Origin`` other than
+    this site's own (``null`` included) is refused. Clients that are not
+    browsers send neither and are not affected.
+    """
+    fetch_site = request.headers.get_all("sec-fetch-site")
+    if fetch_site:
+        if fetch_site[-1].strip().lower() == "cross-site":
+            raise PermissionDenied(CROSS_SITE)
+        return
+    origin = request.headers.get_all("origin")
+    if origin and origin[-1].strip().lower().rstrip("/") != request.origin.lower():
+        raise PermissionDenied(CROSS_SITE)
 
 
 def check_password(request: Request, hub: AuthHub, credentials: Credentials) -> Any:
