@@ -124,7 +124,7 @@ def attempt_keys(request: Request, subject: str) -> list[str]:
     """The keys one attempt counts against: the pair first, then subject and address alone.
 
     A ``user:<name>`` subject counts under the name's canonical form, so
-    'Alice' and 'ＡLICE' (which sign in as 'alice') are one subject.
+    'Alice' and a fullwidth 'ALICE' (which sign in as 'alice') are one subject.
     """
     if subject.startswith("user:"):
         try:

@@ -29,7 +29,7 @@ INACTIVE = "User inactive or deleted."
 MAX_USERNAME = 150
 #: RFC 8265 §3.3: width mapping, lower case, NFC; refuses spaces, controls and unassigned code points.
 USERNAME_PROFILE = get_profile("UsernameCaseMapped")
-#: Scripts whose letters look alike: a name mixing them ('alіce' with a Cyrillic і) is refused.
+#: Scripts whose letters look alike: a name mixing them ('al' + Cyrillic 'i' U+0456 + 'ce') is refused.
 _CONFUSABLE_SCRIPTS = frozenset({"LATIN", "GREEK", "CYRILLIC"})
 
 
@@ -230,7 +230,7 @@ def check_username(username: str) -> str:
 
 
 def canonical_username(username: str) -> str:
-    """``username`` under RFC 8265's UsernameCaseMapped profile: ``'Ａlice'`` and ``'ALICE'`` are ``'alice'``.
+    """``username`` under RFC 8265's UsernameCaseMapped profile: fullwidth 'Alice' and 'ALICE' are 'alice'.
 
     Fullwidth and halfwidth forms are mapped to their usual width, letters
     to lower case, the result to NFC; spaces, control, unassigned and other

@@ -1,7 +1,7 @@
 """User names under RFC 8265's UsernameCaseMapped profile: one account per name a person would read as one.
 
-Issue 14: 'ａlice' (fullwidth), 'éve' in NFC and NFD, 'alice ' and
-'alice\\xa0', 'alіce' with a Cyrillic і were separate accounts beside
+Issue 14: a fullwidth 'alice', 'éve' in NFC and NFD, 'alice ' and
+'alice\\xa0', 'alice' with a Cyrillic i (U+0456) were separate accounts beside
 'alice' and 'éve'.
 """
 
@@ -34,7 +34,7 @@ def hub(request: pytest.FixtureRequest, authhub_make_hub: Callable[..., authhub.
         ("alice ", "spaces"),
         (" alice", "spaces"),
         ("alice\xa0", "spaces"),
-        ("al\u0456ce", "mix Latin"),  # Cyrillic і
+        ("al\u0456ce", "mix Latin"),  # Cyrillic i (U+0456)
     ],
 )
 def test_a_lookalike_of_an_existing_user_cannot_be_created(hub: authhub.AuthHub, lookalike: str, reason: str) -> None:

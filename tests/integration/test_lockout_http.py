@@ -66,7 +66,7 @@ def test_basic_locks_the_pair_then_answers_429_even_to_the_right_password(world:
 
 
 def test_spellings_of_one_user_name_count_as_one_subject(world: World) -> None:
-    # Issue 14: 'Alice', 'ＡLICE' sign in as alice, so they must not each get their own count.
+    # Issue 14: 'Alice' and a fullwidth 'ALICE' sign in as alice, so they must not each get their own count.
     attacker = wsgi_client(world.hub, "198.51.100.9")
     spellings = ["Alice", "ALICE", "\uff21lice", "aLiCe", "alicE", "\uff41\uff4c\uff49\uff43\uff45"]
     for number in range(THRESHOLD):

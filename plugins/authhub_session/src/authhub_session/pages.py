@@ -139,7 +139,7 @@ def _safe_next(value: str | None) -> str:
 
     Characters outside ASCII are percent-encoded (UTF-8): a ``Location``
     header holds Latin-1 at most, and a browser could read a lookalike such
-    as ``/∕∕evil.example`` (U+2215) as ``//evil.example``.
+    as ``/\u2215\u2215evil.example`` (DIVISION SLASH) as ``//evil.example``.
     """
     if not value or not value.startswith("/") or value.startswith("//"):
         return "/"
