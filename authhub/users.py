@@ -179,7 +179,7 @@ class SQLUserStore:
     # -- internals ---------------------------------------------------------------
 
     def _record(self, session: Any, username: str) -> UserRecord:
-        record = None
+        record: UserRecord | None = None
         for name in username_candidates(username):
             record = session.scalar(sa.select(UserRecord).where(UserRecord.username == name))
             if record is not None:

@@ -271,6 +271,7 @@ def test_a_consent_form_approves_only_the_request_it_was_shown_for(
     assert answer.status_code == 403, answer.text
     assert "another authorization request" in answer.json()["detail"]
     assert "Location" not in answer.headers
+    assert browser.post(url, {**fields, "consent_binding": "\u00e9t\u00e9"}).status_code == 403
     assert code_of(browser.post(url, fields))  # the form still approves its own request
 
 

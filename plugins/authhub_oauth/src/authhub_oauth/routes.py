@@ -117,15 +117,18 @@ def _client_lockout(request: Request, server: OAuthServer, oauth_request: OAuthR
         except TooManyRequests as error:
             hub.observe(Outcome("locked", request, "oauth", None, error))
             raise
+    response: Response
     if malformed is not None:
         response = server.handle_error_response(oauth_request, malformed)
     elif basic is not None and ("client_secret" in form or set(form.get("client_id", [])) - {basic[0]}):
         # RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each request."
-        return server.handle_error_response(oauth_request, InvalidRequestError(
+        response = server.handle_error_response(oauth_request, InvalidRequestError(
             "Use one client authentication method: Basic credentials or client_id/client_secret in the body."))
+        return response
     elif len(form.get("client_id", [])) > 1 or len(form.get("client_secret", [])) > 1:
-        return server.handle_error_response(oauth_request, InvalidRequestError(
+        response = server.handle_error_response(oauth_request, InvalidRequestError(
             "The client_id and client_secret parameters may be sent once each."))
+        return response
     else:
         response = respond()
     if response.status == 401:
@@ -167,7 +170,8 @@ def authorize(request: Request) -> Response:
     if request.method == "GET":
         return _consent_page(request, grant)
     binding = _consent_binding(request)
-    if binding is not None and not hmac.compare_digest(request.form().get(CONSENT_BINDING, ""), binding):
+    sent = request.form().get(CONSENT_BINDING, "").encode("utf-8", "surrogatepass")
+    if binding is not None and not hmac.compare_digest(sent, binding.encode()):
         raise PermissionDenied("This consent form was shown for another authorization request: "
                                "open the authorization link again.")
     decision = request.form().get("decision")
