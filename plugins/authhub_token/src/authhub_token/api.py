@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from authhub.users import UserRecord
+from authhub.users import UserRecord, username_candidates
 from authhub_token.models import MAX_NAME, MAX_SCOPES, BaseToken
 from authhub_token.registry import authenticator_for, forget_everywhere, scheme_name
 from authhub_token.values import NO_EXTRA, NO_SCOPES, NewToken, TokenRecord, aware
@@ -85,8 +85,11 @@ def create_token(
         values["created_at"] = moment
     with hub.store.session() as session:
         # Locking the user row makes the per-user limit hold against concurrent creations.
-        stored = _stored_name(hub, username)
-        user = session.scalar(sa.select(UserRecord).where(UserRecord.username == stored).with_for_update())
+        user = None
+        for name in username_candidates(username):  # 'Alice' is the user 'alice' (RFC 8265)
+            user = session.scalar(sa.select(UserRecord).where(UserRecord.username == name).with_for_update())
+            if user is not None:
+                break
         if user is None:
             raise TokenError(f"no user named {username!r}")
         limit = authenticator.settings.max_per_user
@@ -109,7 +112,7 @@ def list_tokens(hub: AuthHub, username: str | None = None) -> list[TokenRecord]:
     with hub.store.session() as session:
         query = sa.select(model, UserRecord.username).join(UserRecord, model.user_id == UserRecord.id)
         if username is not None:
-            user_id = _user_id(session, _stored_name(hub, username))
+            user_id = _user_id(session, username)
             query = query.where(model.user_id == user_id)
         query = query.order_by(lookup.id_column)
         return [_record(token, name, lookup.extra_names) for token, name in session.execute(query)]
@@ -132,7 +135,7 @@ def revoke_user_tokens(hub: AuthHub, username: str) -> int:
     """Revoke every token of ``username``; returns how many were still live."""
     model = _authenticator(hub).lookup.model
     with hub.store.session() as session:
-        user_id = _user_id(session, _stored_name(hub, username))
+        user_id = _user_id(session, username)
         result = session.execute(
             sa.update(model).where(model.user_id == user_id, model.revoked.is_(sa.false())).values(revoked=True),
             execution_options={"synchronize_session": False},
@@ -154,16 +157,12 @@ def _need(has: dict[str, bool], column: str, wanted: bool, model: type) -> None:
         raise TokenError(f"token model {model.__name__} has no {column!r} column")
 
 
-def _stored_name(hub: AuthHub, username: str) -> str:
-    """How the user store spells ``username`` (it folds 'Alice' onto 'alice'); as given when unknown."""
-    find = getattr(hub.users, "get_by_username", None)
-    user = find(username) if find is not None else None
-    name = getattr(user, "username", None)
-    return name if isinstance(name, str) else username
-
-
 def _user_id(session: Session, username: str) -> int:
-    user_id = session.scalar(sa.select(UserRecord.id).where(UserRecord.username == username))
+    user_id = None
+    for name in username_candidates(username):
+        user_id = session.scalar(sa.select(UserRecord.id).where(UserRecord.username == name))
+        if user_id is not None:
+            break
     if user_id is None:
         raise TokenError(f"no user named {username!r}")
     return user_id
