@@ -303,3 +303,14 @@ def test_a_nul_byte_is_a_4xx_before_any_query(world: World, path: str, fields: d
                                               credentials: tuple[str, str] | None) -> None:
     status, body = form_request(world, path, fields, credentials)
     assert 400 <= status < 500, (status, body[:300])
+
+
+@pytest.mark.parametrize(("path", "fields"), [
+    ("/oauth/authorize", {"response_type": "\uff41", "client_id": "x"}),
+    ("/oauth/token", {"grant_type": "caf\u00e9", "client_id": "x"}),
+    ("/oauth/token", {"\u00e9\x00": "x"}),
+])
+def test_a_parameter_authlib_would_repeat_in_its_error_is_400(world: World, path: str, fields: dict[str, str]) -> None:
+    # Found by the test above: Authlib refused to build an error description holding a fullwidth 'a' (ValueError, 500).
+    status, body = form_request(world, path, fields, None)
+    assert status == 400, body[:300]

@@ -76,11 +76,22 @@ def _form_pairs(request: Request) -> list[tuple[str, str]]:
     return parse_qsl(text, keep_blank_values=True)
 
 
+#: Parameters whose syntax is ASCII (RFC 6749 Appendix A) and that Authlib repeats in an error description,
+#: where anything else is not allowed (it would raise ValueError, a 500).
+_ASCII_PARAMETERS = frozenset({"response_type", "grant_type"})
+
+
 def _storable(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``pairs``, refused when one holds text a database cannot store or compare (NUL)."""
+    """``pairs``, refused when one holds text a database cannot store or compare (NUL).
+
+    The description never repeats what was sent: an error description may
+    hold printable ASCII only (RFC 6749 §5.2).
+    """
     for key, value in pairs:
         if "\x00" in key or "\x00" in value:
-            raise InvalidRequestError(f"The parameter {key.replace(chr(0), '')!r} contains a NUL character.")
+            raise InvalidRequestError("A parameter contains a NUL character.")
+        if key in _ASCII_PARAMETERS and not (value.isascii() and value.isprintable()):
+            raise InvalidRequestError(f"The '{key}' parameter must be printable ASCII.")
     return pairs
 
 
