@@ -1,7 +1,14 @@
-"""authhub: one pluggable answer to "who sent this request?"."""
+"""authhub: one pluggable answer to "who sent this request?".
+
+Everything a scheme distribution needs is importable from here and listed
+in :data:`__all__`; the bundled schemes import nothing else from authhub.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
+from authhub.authorization import MalformedCredentials
+from authhub.cache import TTLCache
+from authhub.commands import pass_hub
 from authhub.config import Setting, Settings
 from authhub.errors import (
     AuthenticationFailed,
@@ -14,14 +21,20 @@ from authhub.errors import (
     PluginError,
     StoreUnavailable,
     TooManyRequests,
+    UserInactive,
 )
 from authhub.hookspecs import hookimpl, hookspec
 from authhub.http import Response
 from authhub.hub import AuthHub
-from authhub.identity import AnonymousUser, Identity, User
+from authhub.identity import AnonymousUser, Identity, User, UserLike
+from authhub.outages import is_outage, outage_as_503
 from authhub.outcome import Outcome
+from authhub.reads import PreparedRead
 from authhub.request import Headers, Request
-from authhub.users import UserStore
+from authhub.routes import Route
+from authhub.scheme import Scheme
+from authhub.store import Base, Store
+from authhub.users import ManagedUserStore, SQLUserStore, UserStore
 
 try:
     __version__ = version("authhub")
@@ -34,23 +47,37 @@ __all__ = [
     "AuthenticationFailed",
     "AuthhubError",
     "BadRequest",
+    "Base",
     "ConfigurationError",
     "Headers",
     "Identity",
     "InternalError",
+    "MalformedCredentials",
+    "ManagedUserStore",
     "NotAuthenticated",
     "Outcome",
     "PermissionDenied",
     "PluginError",
+    "PreparedRead",
     "Request",
+    "SQLUserStore",
     "Response",
+    "Route",
+    "Scheme",
     "Setting",
     "Settings",
+    "Store",
     "StoreUnavailable",
+    "TTLCache",
     "TooManyRequests",
     "User",
+    "UserInactive",
+    "UserLike",
     "UserStore",
     "__version__",
     "hookimpl",
     "hookspec",
+    "is_outage",
+    "outage_as_503",
+    "pass_hub",
 ]

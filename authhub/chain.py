@@ -6,10 +6,12 @@ the request is refused). Anything else a plugin raises is a fault and
 fails closed: :class:`StoreUnavailable` (503) for a database that cannot be
 reached, :class:`InternalError` (500) otherwise. Never anonymous.
 
-The runner walks the schemes' ``authenticate`` implementations itself
-rather than through pluggy's firstresult call, because it must know which
-scheme answered, pass each scheme its own settings, await coroutine
-implementations and tell a plugin's fault from a refusal.
+The runner calls one scheme at a time, never a broadcast, because it must
+know which scheme answered, pass each scheme its own settings, await
+coroutine implementations and tell a plugin's fault from a refusal. Each
+:class:`Link` is built once per chain: through the hub's plugin manager
+when someone observes hook calls (tracing, a hook wrapper), else straight
+to the implementation with the arguments it names.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import sqlalchemy.exc
 
 from authhub.errors import AuthhubError, InternalError, StoreUnavailable, TooManyRequests
 from authhub.identity import Identity
-from authhub.outcome import Outcome
+from authhub.outages import is_outage
+from authhub.outcome import Outcome, OutcomeKind
 
 if TYPE_CHECKING:
     from authhub.hub import AuthHub
@@ -34,25 +36,32 @@ if TYPE_CHECKING:
 log = logging.getLogger("authhub.chain")
 
 _ARGUMENTS = ("request", "settings", "hub")
-_STORE_ERRORS = (
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
-    sqlalchemy.exc.DisconnectionError,
-    sqlalchemy.exc.TimeoutError,
-)
 
 
 @attrs.frozen
 class Link:
-    """One scheme of a chain: its ``authenticate`` function and settings."""
+    """One scheme of a chain: its ``authenticate`` (and ``aauthenticate``) implementations and settings.
+
+    A ``caller``, when given, is the hook through the hub's plugin manager
+    (:meth:`authhub.plugins.Hooks.member_caller`), for when hook calls are
+    traced or wrapped; pluggy then binds the arguments.
+    """
 
     name: str
     function: Callable[..., Any]
     argnames: tuple[str, ...]
     settings: Mapping[str, Any]
+    caller: Callable[..., list[Any]] | None = attrs.field(default=None, kw_only=True, repr=False)
+    #: The scheme's ``aauthenticate``: its non-blocking form for ASGI, if it has one.
+    async_function: Callable[..., Any] | None = attrs.field(default=None, kw_only=True, repr=False)
+    async_argnames: tuple[str, ...] = attrs.field(default=(), kw_only=True, repr=False)
+    async_caller: Callable[..., list[Any]] | None = attrs.field(default=None, kw_only=True, repr=False)
     is_async: bool = attrs.field(init=False)
-    #: ``call(request, hub)`` passes the function exactly the arguments it names.
+    #: ``call(request, hub)`` passes the implementation exactly the arguments it names.
     call: Callable[[Request, AuthHub], Any] = attrs.field(init=False, repr=False)
+    #: ``acall(request, hub)``: a coroutine to await on the event loop; ``None`` sends
+    #: :attr:`call` to a worker thread instead.
+    acall: Callable[[Request, AuthHub], Any] | None = attrs.field(init=False, repr=False)
 
     @is_async.default
     def _is_async(self) -> bool:
@@ -60,10 +69,34 @@ class Link:
 
     @call.default
     def _call(self) -> Callable[[Request, AuthHub], Any]:
-        return bind_arguments(self.function, self.argnames, self.settings)
+        return _bound(self.function, self.argnames, self.settings, self.caller)
+
+    @acall.default
+    def _acall(self) -> Callable[[Request, AuthHub], Any] | None:
+        if self.async_function is not None:
+            return _bound(self.async_function, self.async_argnames, self.settings, self.async_caller)
+        return self.call if self.is_async else None
 
 
-def bind_arguments(function: Callable[..., Any], argnames: Sequence[str], settings: Mapping[str, Any]) -> Any:
+def _bound(
+    function: Callable[..., Any],
+    argnames: Sequence[str],
+    settings: Mapping[str, Any],
+    caller: Callable[..., list[Any]] | None,
+) -> Callable[[Request, AuthHub], Any]:
+    if caller is None:
+        return bind_arguments(function, argnames, settings)
+
+    def through_pluggy(request: Request, hub: AuthHub) -> Any:
+        answers = caller(request=request, settings=settings, hub=hub)
+        return answers[0] if answers else None
+
+    return through_pluggy
+
+
+def bind_arguments(
+    function: Callable[..., Any], argnames: Sequence[str], settings: Mapping[str, Any]
+) -> Callable[[Request, AuthHub], Any]:
     """A ``call(request, hub)`` that passes ``function`` the subset of arguments it takes.
 
     Built once per chain: picking arguments by name on every request would
@@ -130,15 +163,16 @@ class Chain:
             raise
         except Exception as exc:
             assert link is not None  # only a scheme's code can raise here
-            error = _fault(link, exc)
-            self._refuse(request, error)
-            raise error from exc
+            fault = _fault(link, exc)
+            self._refuse(request, fault)
+            raise fault from exc
 
     async def arun(self, request: Request, hub: AuthHub) -> Identity:
         """Authenticate ``request`` without blocking the event loop.
 
-        Coroutine implementations are awaited; each run of consecutive plain
-        implementations goes to one worker thread.
+        Coroutine implementations, and a scheme's ``aauthenticate``, are
+        awaited on the loop; each run of consecutive plain implementations
+        goes to one worker thread.
         """
         links = self.links
         link = None
@@ -146,14 +180,14 @@ class Chain:
             index = 0
             while index < len(links):
                 link = links[index]
-                if link.is_async:
+                if link.acall is not None:
                     index += 1
-                    answer = await link.call(request, hub)
+                    answer = await link.acall(request, hub)
                     if answer is not None:
                         return self._answered(request, link, answer)
                     continue
                 end = index + 1
-                while end < len(links) and not links[end].is_async:
+                while end < len(links) and links[end].acall is None:
                     end += 1
                 found = await asyncio.to_thread(self._run_plain, request, hub, index, end)
                 index = end
@@ -163,16 +197,16 @@ class Chain:
             return self._finish(request, self._anonymous())
         except AuthhubError as error:
             # Plain schemes' errors were named and logged in their thread (_call).
-            if link is not None and link.is_async:
+            if link is not None and link.acall is not None:
                 error.scheme = link.name
                 _log_outage(error)
             self._refuse(request, error)
             raise
         except Exception as exc:
-            assert link is not None and link.is_async  # plain schemes' faults were converted in their thread
-            error = _fault(link, exc)
-            self._refuse(request, error)
-            raise error from exc
+            assert link is not None and link.acall is not None  # plain schemes' faults were converted in their thread
+            fault = _fault(link, exc)
+            self._refuse(request, fault)
+            raise fault from exc
 
     def _run_plain(self, request: Request, hub: AuthHub, start: int, end: int) -> tuple[Link, tuple[Any, Any]] | None:
         for link in self.links[start:end]:
@@ -190,12 +224,13 @@ class Chain:
 
     def _finish(self, request: Request, identity: Identity) -> Identity:
         if self._observe is not None:
-            kind = "authenticated" if identity.scheme is not None else "anonymous"
+            kind: OutcomeKind = "authenticated" if identity.scheme is not None else "anonymous"
             self._observe(Outcome(kind, request, identity.scheme, identity.user))
         return identity
 
     def _refuse(self, request: Request, error: AuthhubError) -> None:
         if self._observe is not None:
+            kind: OutcomeKind
             if isinstance(error, (InternalError, StoreUnavailable)):
                 kind = "fault"
             elif isinstance(error, TooManyRequests):
@@ -241,7 +276,7 @@ def _check(link: Link, answer: Any) -> tuple[Any, Any] | None:
 
 def _fault(link: Link, exc: Exception) -> AuthhubError:
     error: AuthhubError
-    if isinstance(exc, _STORE_ERRORS):
+    if is_outage(exc):
         log.error("scheme %r: store unavailable: %s", link.name, type(exc).__name__, exc_info=exc)
         error = StoreUnavailable()
     else:

@@ -1,7 +1,7 @@
 """The ``authhub`` command line.
 
 Plugins add their own commands through the ``register_commands`` hook;
-inside a command, :func:`current_hub` gives the configured hub.
+:func:`authhub.pass_hub` hands a command the configured hub.
 """
 
 from __future__ import annotations
@@ -14,39 +14,11 @@ from typing import Any
 import click
 
 import authhub
+from authhub.commands import current_hub, ensure_tables, safe_url
 from authhub.errors import AuthhubError, ConfigurationError
 from authhub.hub import AuthHub
 from authhub.plugins import load_entry_points, new_manager
-from authhub.users import UserError
-
-
-def current_hub() -> AuthHub:
-    """The hub of the running command, built from the configuration on first use."""
-    context = click.get_current_context()
-    root = context.find_root()
-    hub = root.meta.get("authhub.hub")
-    if hub is None:
-        try:
-            hub = AuthHub()
-        except ConfigurationError as error:
-            raise click.ClickException(str(error)) from None
-        root.meta["authhub.hub"] = hub
-        root.call_on_close(hub.close)
-    return hub
-
-
-def ensure_tables(hub: AuthHub) -> None:
-    """Bring the tables up to date before a command touches them."""
-    try:
-        hub.upgrade()
-    except AuthhubError as error:
-        raise click.ClickException(f"{error.detail} ({safe_url(hub)})") from None
-
-
-def safe_url(hub: AuthHub) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(hub.settings["database_url"]).render_as_string(hide_password=True)
+from authhub.users import ManagedUserStore, UserError
 
 
 @click.group()
@@ -68,7 +40,7 @@ def plugins(as_json: bool) -> None:
         click.echo(f"warning: {error}", err=True)
         hub = AuthHub(check_chain=False, environ={}, directory="/nonexistent-authhub")
     chain = list(hub.schemes)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for info in hub.plugins:
         position = chain.index(info.name) + 1 if info.name in chain else None
         rows.append(
@@ -155,7 +127,7 @@ def upgrade() -> None:
 
 @cli.group()
 def users() -> None:
-    """Manage the built-in user table."""
+    """Manage users (the built-in table, or any store with the management methods)."""
 
 
 def _read_password(password_stdin: bool) -> str:
@@ -168,11 +140,21 @@ def _read_password(password_stdin: bool) -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
+def _managed_store(hub: AuthHub) -> ManagedUserStore:
+    store = hub.users
+    if not isinstance(store, ManagedUserStore):
+        raise click.ClickException(
+            f"the user store {type(store).__name__} (from the user_store hook) does not manage users: "
+            "change them in the application that keeps them"
+        )
+    return store
+
+
 def _user_command(action: Any) -> Any:
     hub = current_hub()
     ensure_tables(hub)
     try:
-        return action(hub.users)
+        return action(_managed_store(hub))
     except UserError as error:
         raise click.ClickException(str(error)) from None
     except AuthhubError as error:
@@ -268,6 +250,9 @@ def serve(host: str, port: int, threads: int) -> None:
 def main() -> None:
     """The console script: add the plugins' commands, then run."""
     pm = new_manager()
+    if os.environ.get("AUTHHUB_TRACE_HOOKS"):  # every hook call, not only the hub's (README, Configuration)
+        pm.trace.root.setwriter(lambda message: sys.stderr.write(f"authhub: {message}"))
+        pm.enable_tracing()
     load_entry_points(pm, os.environ)
     pm.hook.register_commands(cli=cli)
     cli()

@@ -133,6 +133,13 @@ CORE_SETTINGS: dict[str, Setting] = {
     "lockout_window": Setting(900, kind=int, help="Seconds over which failures are counted."),
     "lockout_duration": Setting(900, kind=int, help="Seconds a key stays locked once the threshold is reached."),
     "lockout_redis_url": Setting(None, nullable=True, help="Keep lockout counters in Redis instead of the database."),
+    "changes_redis_url": Setting(
+        None, nullable=True,
+        help="Carry cache invalidations through this Redis (a stream) instead of the database's own channel.",
+    ),
+    "changes_poll_interval": Setting(
+        0.01, kind=float, help="SQLite: seconds between two looks for invalidations from other processes."
+    ),
     "password_time_cost": Setting(3, kind=int, help="argon2id time cost for new password hashes."),
     "password_memory_cost": Setting(65536, kind=int, help="argon2id memory cost (KiB) for new password hashes."),
     "password_parallelism": Setting(4, kind=int, help="argon2id parallelism for new password hashes."),

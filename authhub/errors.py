@@ -39,6 +39,12 @@ class AuthenticationFailed(AuthhubError):
     default_detail = "Incorrect authentication credentials."
 
 
+class UserInactive(AuthenticationFailed):
+    """The credentials are right but their user is inactive or gone: refused like wrong ones."""
+
+    default_detail = "User inactive or deleted."
+
+
 class NotAuthenticated(AuthhubError):
     """A view requires an authenticated user and the request has none."""
 

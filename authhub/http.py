@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -14,26 +15,12 @@ if TYPE_CHECKING:
     from authhub.hub import AuthHub
     from authhub.request import Request
 
-_REASONS = {
-    200: "OK",
-    201: "Created",
-    204: "No Content",
-    302: "Found",
-    303: "See Other",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    413: "Content Too Large",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
-
-
 def reason(status: int) -> str:
-    return _REASONS.get(status, "Unknown")
+    """The reason phrase of ``status`` (``"Unauthorized"``), as :mod:`http` knows it."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 @attrs.define

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
+
+
+class UserLike(Protocol):
+    """What authhub reads of a user, whichever store it comes from."""
+
+    @property
+    def id(self) -> Any: ...
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def is_active(self) -> bool: ...
 
 
 @attrs.frozen
@@ -22,9 +35,13 @@ class AnonymousUser:
 
 @attrs.frozen
 class User:
-    """A user from the built-in user store, detached from any database session."""
+    """A user as a user store hands it out, detached from any database session.
 
-    id: int
+    ``id`` is an integer in the built-in store; an application's store may
+    use strings (UUIDs).
+    """
+
+    id: int | str
     username: str
     is_active: bool = True
 
@@ -33,7 +50,7 @@ class User:
         return True
 
     @property
-    def pk(self) -> int:
+    def pk(self) -> int | str:
         """The id under Django's name, for code that keys on ``user.pk`` (DRF's ``UserRateThrottle``)."""
         return self.id
 

@@ -29,18 +29,22 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from authhub.errors import StoreUnavailable, TooManyRequests
+from authhub.errors import TooManyRequests
+from authhub.outages import outage_as_503
 from authhub.store import Base
 from authhub.users import UserError, canonical_username
 
 if TYPE_CHECKING:
     from authhub.hub import AuthHub
     from authhub.request import Request
+
+_T = TypeVar("_T")
 
 
 class AttemptRecord(Base):
@@ -140,7 +144,8 @@ class SQLCounters:
 
     def __init__(self, hub: AuthHub) -> None:
         self._hub = hub
-        table = self._table = AttemptRecord.__table__
+        # a mapped class's __table__ is typed as FromClause; this one is a Table (update/delete need it)
+        table = self._table = cast(sa.Table, AttemptRecord.__table__)
         self._read = hub.store.prepare(
             sa.select(table.c.key, table.c.locked_until).where(
                 table.c.key.in_([sa.bindparam("pair"), sa.bindparam("subject"), sa.bindparam("address")])
@@ -181,12 +186,15 @@ class SQLCounters:
 
 def _insert_for(dialect: str) -> Any:
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported stores
-        raise NotImplementedError(f"lockout counters need SQLite or PostgreSQL, not {dialect}")
-    return insert
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert
+    # only SQLite and PostgreSQL are supported stores
+    raise NotImplementedError(f"lockout counters need SQLite or PostgreSQL, not {dialect}")  # pragma: no cover
 
 
 class RedisCounters:
@@ -199,13 +207,10 @@ class RedisCounters:
         import redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        self._errors: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
-    def _call(self, function: Any) -> Any:
-        try:
+    def _call(self, function: Callable[[], _T]) -> _T:
+        with outage_as_503():
             return function()
-        except self._errors as exc:
-            raise StoreUnavailable() from exc
 
     def locked_until(self, digests: list[str]) -> tuple[float, bool]:
         names = [f"{self.PREFIX}{digests[0]}:failures"] + [f"{self.PREFIX}{d}:lock" for d in digests]

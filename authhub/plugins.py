@@ -10,8 +10,7 @@ every hook call to stderr.
 from __future__ import annotations
 
 import logging
-import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import attrs
@@ -55,6 +54,13 @@ def register(pm: pluggy.PluginManager, plugin: Any, name: str) -> tuple[str, ...
 
     Returns the names of the hooks it implements.
     """
+    try:
+        hash(plugin)
+    except TypeError:
+        # pluggy keeps plugins in dicts and sets; an unhashable one (an @attrs.define
+        # class) would fail later, deep inside pluggy, with a bare TypeError.
+        raise PluginError(f"plugin {name!r}: {type(plugin).__name__} objects are unhashable; "
+                          "use @attrs.define(eq=False) or keep the default object identity") from None
     if pm.has_plugin(name):
         raise PluginError(f"plugin {name!r}: the name is already taken by another plugin")
     if pm.is_registered(plugin):
@@ -95,55 +101,75 @@ def load_entry_points(pm: pluggy.PluginManager, environ: Mapping[str, str]) -> l
             infos.append(PluginInfo(entry_point.name, distribution, version, error=message))
             continue
         infos.append(PluginInfo(entry_point.name, distribution, version, hooks))
-    if environ.get("AUTHHUB_TRACE_HOOKS"):
-        pm.trace.root.setwriter(lambda message: sys.stderr.write(f"authhub: {message}"))
-        pm.enable_tracing()
     return infos
 
 
 class Hooks:
-    """Typed calls of every hook, so callers never touch ``pm.hook`` (tox's pattern)."""
+    """Typed calls of every hook, so callers never touch ``pm.hook`` (tox's pattern).
+
+    Every call goes through pluggy, which binds the arguments each
+    implementation names; tracing and hook wrappers see them all. Hooks
+    that belong to one plugin (a scheme's challenge, its routes) are called
+    on that plugin's members alone with :meth:`call_members`.
+    """
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self._pm = pm
 
     def implementations(self, hook: str) -> list[pluggy.HookImpl]:
-        return getattr(self._pm.hook, hook).get_hookimpls()
+        caller: pluggy.HookCaller = getattr(self._pm.hook, hook)
+        return caller.get_hookimpls()
 
-    def implementation(self, hook: str, plugin_name: str) -> pluggy.HookImpl | None:
-        """The implementation of ``hook`` by ``plugin_name``, if it has one."""
-        return next((impl for impl in self.implementations(hook) if impl.plugin_name == plugin_name), None)
+    def member_implementation(self, hook: str, members: Collection[object]) -> pluggy.HookImpl | None:
+        """The (last registered) non-wrapper implementation of ``hook`` among ``members``."""
+        found = [impl for impl in self.implementations(hook)
+                 if impl.plugin in members and not (impl.hookwrapper or impl.wrapper)]
+        return found[-1] if found else None
+
+    def has_wrappers(self, hook: str) -> bool:
+        return any(impl.hookwrapper or impl.wrapper for impl in self.implementations(hook))
+
+    def member_caller(self, hook: str, members: Collection[object]) -> Callable[..., list[Any]]:
+        """A caller of ``hook`` on ``members`` only (plus every plugin's wrappers of it)."""
+        others = [impl.plugin for impl in self.implementations(hook)
+                  if impl.plugin not in members and not (impl.hookwrapper or impl.wrapper)]
+        caller: Callable[..., list[Any]] = self._pm.subset_hook_caller(hook, remove_plugins=others)
+        return caller
+
+    def call_members(self, hook: str, members: Collection[object], **kwargs: Any) -> list[Any]:
+        """Call ``hook`` on ``members`` only; their non-``None`` results."""
+        return self.member_caller(hook, members)(**kwargs)
 
     def scheme_settings(self) -> dict[str, dict[str, Any]]:
         """Each plugin's declared settings, by plugin name."""
         declared: dict[str, dict[str, Any]] = {}
         for impl in self.implementations("scheme_settings"):
-            declared[impl.plugin_name] = dict(impl.function() or {})
+            assert impl.plugin_name is not None
+            declared[impl.plugin_name] = dict(self.call_members("scheme_settings", [impl.plugin])[0] or {})
         return declared
 
+    def create_scheme(self, plugin: object, hub: Any, name: str, settings: Mapping[str, Any]) -> object | None:
+        results = self.call_members("create_scheme", [plugin], hub=hub, name=name, settings=settings)
+        return results[0] if results else None
+
     def token_model(self) -> type | None:
-        return self._pm.hook.token_model()
+        model: type | None = self._pm.hook.token_model()
+        return model
 
     def user_store(self, hub: Any) -> Any:
         return self._pm.hook.user_store(hub=hub)
 
-    def user_changed(self, hub: Any, username: str) -> None:
-        self._pm.hook.user_changed(hub=hub, username=username)
+    def user_changed(self, hub: Any, user: Any) -> None:
+        self._pm.hook.user_changed(hub=hub, user=user)
+
+    def invalidated(self, hub: Any, kind: str, key: str) -> None:
+        self._pm.hook.invalidated(hub=hub, kind=kind, key=key)
 
     def migration_directories(self) -> list[str]:
         return [directory for directory in self._pm.hook.migration_directory() if directory]
 
     def register_commands(self, cli: Any) -> None:
         self._pm.hook.register_commands(cli=cli)
-
-    def serve_routes(self, hub: Any) -> list[tuple[str, Any]]:
-        """``(plugin name, route)`` for every route the plugins add."""
-        routes: list[tuple[str, Any]] = []
-        for impl in self.implementations("serve_routes"):
-            kwargs = {"hub": hub}
-            for route in impl.function(*[kwargs[name] for name in impl.argnames]) or ():
-                routes.append((impl.plugin_name, route))
-        return routes
 
     def has_observers(self) -> bool:
         return bool(self.implementations("authentication_outcome"))

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from authhub.errors import StoreUnavailable
+from authhub.outages import outage_types
 
 log = logging.getLogger("authhub.reads")
 
@@ -106,8 +107,7 @@ class PreparedRead:
         self.positional = compiled.positional
         self.positions = tuple(compiled.positiontup or ())
         self.connections = connections
-        dbapi = dialect.loaded_dbapi
-        self.outages: tuple[type[BaseException], ...] = (dbapi.OperationalError, dbapi.InterfaceError)
+        self.outages = outage_types(dialect.loaded_dbapi)
         processors = (_result_processor(column.type, dialect) for column in statement.selected_columns)
         #: ``(position, processor)`` of the columns that need converting (SQLite's timestamps).
         self.conversions = tuple((index, processor) for index, processor in enumerate(processors) if processor)

@@ -9,6 +9,7 @@ from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from authhub.authorization import MAX_HEADER_SIZE, credentials
 from authhub.errors import BadRequest
 
 if TYPE_CHECKING:
@@ -37,60 +38,40 @@ class Headers(Mapping[str, str]):
     that was sent more than once (:class:`authhub.BadRequest`) rather than
     quietly picking one; ``get_all`` returns every value.
 
-    Headers from a WSGI environ or an ASGI scope are not decoded up front:
-    a request usually has one or two of them read (``Authorization``,
-    ``Cookie``), and those are looked up in the environ or the raw pairs
-    directly. Listing them all decodes them once.
+    Two states: the source as the server gave it (a list of pairs, a WSGI
+    environ, an ASGI scope's raw pairs), then an index built from it the
+    first time the headers are listed. A request usually has one or two
+    headers read (``Authorization``, ``Cookie``), and those are looked up
+    in the source directly, without decoding the others.
     """
 
-    __slots__ = ("_environ", "_index", "_items", "_raw")
+    __slots__ = ("_index", "_pairs", "_source", "_values")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        #: ``(name, value)`` pairs; names as given until the index is built.
-        self._items = list(items)
+        self._source: Any = list(items)
+        self._values: Callable[[Any, str], list[str]] = _list_values
+        self._pairs: Callable[[Any], list[tuple[str, str]]] = _list_pairs
         self._index: dict[str, list[str]] | None = None
-        self._environ: Mapping[str, Any] | None = None
-        self._raw: Iterable[tuple[bytes, bytes]] | None = None
 
     @classmethod
     def from_wsgi(cls, environ: Mapping[str, Any]) -> Headers:
         """Headers read from a WSGI environ when asked for (a framework's environ is large)."""
         headers = cls()
-        headers._environ = environ
+        headers._source, headers._values, headers._pairs = environ, _wsgi_values, _wsgi_pairs
         return headers
 
     @classmethod
     def from_asgi(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
         """Headers from an ASGI scope's ``(name, value)`` byte pairs, decoded when asked for."""
         headers = cls()
-        headers._raw = raw
+        headers._source, headers._values, headers._pairs = raw, _asgi_values, _asgi_pairs
         return headers
-
-    def _pairs(self) -> list[tuple[str, str]]:
-        raw = self._raw
-        if raw is not None:
-            self._raw = None
-            self._items = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw]
-        environ = self._environ
-        if environ is not None:
-            self._environ = None
-            items = [
-                (key[5:].replace("_", "-").lower(), value) for key, value in environ.items() if key.startswith("HTTP_")
-            ]
-            if environ.get("CONTENT_TYPE"):
-                items.append(("content-type", environ["CONTENT_TYPE"]))
-            if environ.get("CONTENT_LENGTH"):
-                items.append(("content-length", environ["CONTENT_LENGTH"]))
-            self._items = items
-        return self._items
 
     def _lookup(self) -> dict[str, list[str]]:
         if self._index is None:
             index: dict[str, list[str]] = {}
-            items = [(name.lower(), value) for name, value in self._pairs()]
-            for name, value in items:
-                index.setdefault(name, []).append(value)
-            self._items = items
+            for name, value in self._pairs(self._source):
+                index.setdefault(name.lower(), []).append(value)
             self._index = index
         return self._index
 
@@ -98,16 +79,7 @@ class Headers(Mapping[str, str]):
         """Every value sent for the header ``name``, in order (``[]`` when there is none)."""
         if self._index is not None:
             return list(self._index.get(name.lower(), ()))
-        if self._raw is not None:
-            return _asgi_values(self._raw, name)
-        if self._environ is not None:
-            return _wsgi_values(self._environ, name)
-        wanted = name.lower()
-        found = []
-        for key, value in self._items:
-            if key == wanted or key.lower() == wanted:
-                found.append(value)
-        return found
+        return self._values(self._source, name)
 
     def __getitem__(self, name: str) -> str:
         values = self.get_all(name)
@@ -128,12 +100,33 @@ class Headers(Mapping[str, str]):
 
     def items_all(self) -> list[tuple[str, str]]:
         """Every ``(name, value)`` pair as sent, names lower-cased."""
-        self._lookup()
-        return list(self._items)
+        return [(name.lower(), value) for name, value in self._pairs(self._source)]
 
     def __repr__(self) -> str:
         # Never show values: they carry credentials.
         return f"Headers({sorted(self._lookup())!r})"
+
+
+def _list_values(items: list[tuple[str, str]], name: str) -> list[str]:
+    wanted = name.lower()
+    return [value for key, value in items if key == wanted or key.lower() == wanted]
+
+
+def _list_pairs(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return items
+
+
+def _asgi_pairs(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    return [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw]
+
+
+def _wsgi_pairs(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
+    items = [(key[5:].replace("_", "-").lower(), value) for key, value in environ.items() if key.startswith("HTTP_")]
+    if environ.get("CONTENT_TYPE"):
+        items.append(("content-type", environ["CONTENT_TYPE"]))
+    if environ.get("CONTENT_LENGTH"):
+        items.append(("content-length", environ["CONTENT_LENGTH"]))
+    return items
 
 
 def _asgi_values(raw: Iterable[tuple[bytes, bytes]], name: str) -> list[str]:
@@ -329,6 +322,30 @@ class Request:
             raise BadRequest("More than one Authorization header.")
         return values[0]
 
+    def credentials(self, keyword: str, max_size: int = MAX_HEADER_SIZE) -> str | None:
+        """The token after ``keyword`` in ``Authorization`` (see :func:`authhub.authorization.credentials`).
+
+        ``None`` when the header is absent or names another scheme.
+
+        :raises MalformedCredentials: a header of this scheme that cannot be read.
+        :raises BadRequest: more than one ``Authorization`` header.
+        """
+        return credentials(self.authorization, keyword, max_size)
+
+    def add_response_header(self, name: str, value: str) -> None:
+        """Put a header line on whatever response this request gets (a stale cookie cleared).
+
+        The WSGI and ASGI middleware and the framework adapters add these
+        lines to the application's own response.
+        """
+        self.response_headers.append((name, value))
+
+    @property
+    def response_headers(self) -> list[tuple[str, str]]:
+        """The lines :meth:`add_response_header` queued, in order; a scheme may edit the list."""
+        pending: list[tuple[str, str]] = self.state.setdefault(RESPONSE_HEADERS, [])
+        return pending
+
     @property
     def cookies(self) -> dict[str, str]:
         if self._cookies is None:
@@ -428,7 +445,8 @@ def _read_limited(environ: Mapping[str, Any], hub: AuthHub | None) -> bytes:
         raise BadRequest(f"Request body larger than {limit} bytes.", status_code=413)
     if length == 0:
         return b""
-    return environ["wsgi.input"].read(length)
+    body: bytes = environ["wsgi.input"].read(length)
+    return body
 
 
 def _forwarded(peer: str | None, url_scheme: str, headers: Headers, trusted: Iterable[Any]) -> tuple[str | None, str]:

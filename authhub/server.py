@@ -11,30 +11,21 @@ import functools
 import ipaddress
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import attrs
 
 from authhub.errors import AuthhubError, BadRequest, ConfigurationError, NotAuthenticated
 from authhub.http import Response, error_response
 from authhub.hub import AuthHub
 from authhub.request import SAFE_METHODS, Headers, Request
+from authhub.routes import Route
 from authhub.wsgi import AuthMiddleware, request_of, send
 
+if TYPE_CHECKING:
+    from waitress.channel import HTTPChannel
+    from waitress.server import BaseWSGIServer, MultiSocketServer
+
 log = logging.getLogger("authhub.server")
-
-Handler = Callable[[Request], Response]
-
-
-@attrs.frozen
-class Route:
-    """One path of the reference server and the handler that answers it."""
-
-    path: str
-    handler: Handler
-    methods: tuple[str, ...] = ("GET",)
-
 
 def whoami_body(request: Request) -> dict[str, Any]:
     identity = request.identity
@@ -196,11 +187,12 @@ WAITRESS_OPTIONS: dict[str, Any] = {"clear_untrusted_proxy_headers": False}
 def make_app(hub: AuthHub) -> AuthMiddleware:
     """The reference WSGI application for ``hub``."""
     routes = [("authhub", route) for route in CORE_ROUTES]
-    routes.extend(hub.hooks.serve_routes(hub))
+    routes.extend(hub.routes())
     return AuthMiddleware(Router(hub, routes), hub)
 
 
-def create_server(hub: AuthHub, host: str = "127.0.0.1", port: int = 8000, threads: int = 8) -> Any:
+def create_server(hub: AuthHub, host: str = "127.0.0.1", port: int = 8000,
+                  threads: int = 8) -> MultiSocketServer | BaseWSGIServer:
     """The waitress server ``authhub serve`` runs, not yet started (``.run()``).
 
     Two changes to waitress's defaults: its own body limit is the hub's
@@ -208,15 +200,15 @@ def create_server(hub: AuthHub, host: str = "127.0.0.1", port: int = 8000, threa
     and a request with more than one ``Authorization`` header gets a 400,
     since waitress would join them into one value (issue 14).
     """
+    from waitress.server import BaseWSGIServer, MultiSocketServer
     from waitress.server import create_server as waitress_server
 
     server = waitress_server(make_app(hub), host=host, port=port, threads=threads, ident="authhub",
                              max_request_body_size=hub.settings["max_body_size"], **WAITRESS_OPTIONS)
-    channel = _channel_class()
-    listeners = server.map.values() if hasattr(server, "effective_listen") else [server]
+    listeners = list((server.map or {}).values()) if isinstance(server, MultiSocketServer) else [server]
     for listener in listeners:
-        if hasattr(listener, "channel_class"):
-            listener.channel_class = channel
+        if isinstance(listener, BaseWSGIServer):
+            listener.channel_class = _channel_class()
     return server
 
 
@@ -228,12 +220,12 @@ def serve(hub: AuthHub, host: str = "127.0.0.1", port: int = 8000, threads: int 
 
 
 @functools.cache
-def _channel_class() -> type:
+def _channel_class() -> type[HTTPChannel]:
     """waitress's connection class with a parser that refuses a repeated ``Authorization`` header."""
     from waitress.channel import HTTPChannel
     from waitress.parser import HTTPRequestParser, ParsingError
 
-    class Parser(HTTPRequestParser):  # type: ignore[misc]
+    class Parser(HTTPRequestParser):
         def parse_header(self, header_plus: bytes) -> None:
             super().parse_header(header_plus)
             names = [line.split(b":", 1)[0].strip().lower() for line in header_plus.split(b"\r\n")[1:]
@@ -242,7 +234,7 @@ def _channel_class() -> type:
                 # waitress would hand on "a, b": one header a scheme might read, or skip when "a" is empty.
                 raise ParsingError("More than one Authorization header.")
 
-    class Channel(HTTPChannel):  # type: ignore[misc]
+    class Channel(HTTPChannel):
         parser_class = Parser
 
     return Channel

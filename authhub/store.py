@@ -20,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from authhub.errors import StoreUnavailable
+from authhub.outages import outage_as_503
 from authhub.reads import KeptConnections, PreparedRead
 
 CORE_MIGRATIONS = Path(__file__).parent / "migrations"
@@ -69,7 +69,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Store:
-    """The database behind one hub."""
+    """The database behind one hub: its engine, sessions, and the connections kept for prepared reads.
+
+    The store owns :attr:`kept`; a plugin's prepared reads share it and never close it.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -88,21 +91,14 @@ class Store:
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         """A session in a transaction, committed on success, translating outages to 503."""
-        with self._unavailable_as_503(), self.sessions.begin() as session:
+        with outage_as_503(), self.sessions.begin() as session:
             yield session
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Connection]:
         """A connection in a transaction, committed on success, translating outages to 503."""
-        with self._unavailable_as_503(), self.engine.begin() as connection:
+        with outage_as_503(), self.engine.begin() as connection:
             yield connection
-
-    @contextlib.contextmanager
-    def _unavailable_as_503(self) -> Iterator[None]:
-        try:
-            yield
-        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
-            raise StoreUnavailable() from exc
 
     def check(self) -> None:
         """Raise :class:`StoreUnavailable` unless the database answers."""

@@ -19,10 +19,17 @@ Application developers and authhub's own plugins use the same fixtures:
 ``authhub_auth_headers``
     ``authhub_auth_headers(user, scheme="token")`` makes working request
     headers of an installed scheme for a user (its ``auth_headers`` hook).
+``authhub_account_hub``
+    a hub whose users live in an application's own table with string ids
+    (:class:`authhub.appusers.AccountStore`, reached as ``hub.users``):
+    ``hub.users.add("alice", "pw")`` creates one, ``hub.users.disable("alice")``
+    deactivates it behind authhub's back. Takes the same settings as
+    ``authhub_make_hub``: ``authhub_account_hub(schemes=["token"])``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import secrets
@@ -78,8 +85,20 @@ def authhub_hub(authhub_make_hub: Callable[..., AuthHub]) -> AuthHub:
 
 
 @pytest.fixture
-def authhub_postgres_url() -> Iterator[str]:
-    """A fresh database on the PostgreSQL server, dropped after the test."""
+def authhub_account_hub(authhub_make_hub: Callable[..., AuthHub]) -> Callable[..., AuthHub]:
+    """Build hubs whose user store is an application's own table with string ids (see the module doc)."""
+    from authhub.appusers import AccountStorePlugin
+
+    def make(**settings: Any) -> AuthHub:
+        plugins = {"app_accounts": AccountStorePlugin(), **settings.pop("plugins", {})}
+        return authhub_make_hub(plugins=plugins, **settings)
+
+    return make
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the PostgreSQL server for as long as the block runs (also for module-scoped worlds)."""
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
 
@@ -97,6 +116,13 @@ def authhub_postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def authhub_postgres_url() -> Iterator[str]:
+    """A fresh database on the PostgreSQL server, dropped after the test."""
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
 def authhub_redis_url() -> str:
     return os.environ.get("AUTHHUB_TEST_REDIS", REDIS_URL)
 
@@ -109,9 +135,12 @@ class LiveServers:
 
     def start(self, hub: AuthHub) -> str:
         """Serve ``hub``'s reference application; returns its base URL."""
+        from waitress.server import BaseWSGIServer
+
         from authhub.server import create_server
 
         server = create_server(hub, host="127.0.0.1", port=0, threads=4)
+        assert isinstance(server, BaseWSGIServer) and server.socket is not None  # one host: one listening socket
         thread = threading.Thread(target=server.run, daemon=True)
         self.running.append((server, thread))
         thread.start()
@@ -206,15 +235,12 @@ def authhub_auth_headers(
             hub = made.hub if made is not None else request.getfixturevalue("authhub_hub")
         if password is None and made is not None:
             password = made.password
-        impl = hub.hooks.implementation("auth_headers", scheme)
-        if impl is None:
-            able = sorted(i.plugin_name for i in hub.hooks.implementations("auth_headers"))
+        if scheme not in hub.installed_schemes:
             raise LookupError(
-                f"scheme {scheme!r} cannot make test credentials: no plugin of that name implements "
-                f"auth_headers; schemes that can: {', '.join(able) or 'none'}"
+                f"scheme {scheme!r} cannot make test credentials: it is not installed in this hub; "
+                f"installed schemes: {', '.join(hub.installed_schemes) or 'none'}"
             )
-        arguments = {"hub": hub, "user": user, "password": password}
-        headers: Any = impl.function(*[arguments[name] for name in impl.argnames])
+        headers = hub.auth_headers(scheme, user, password)
         if not headers:
             raise LookupError(f"scheme {scheme!r} made no credentials for {getattr(user, 'username', user)!r}")
         return dict(headers)

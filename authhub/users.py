@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import unicodedata
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import argon2
 import sqlalchemy as sa
 from precis_i18n import get_profile
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from authhub.errors import AuthenticationFailed
+from authhub.errors import AuthenticationFailed, UserInactive
 from authhub.identity import User
 from authhub.store import Base
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from authhub.hub import AuthHub
 
 INVALID_CREDENTIALS = "Invalid username/password."
-INACTIVE = "User inactive or deleted."
 MAX_USERNAME = 150
 #: RFC 8265 §3.3: width mapping, lower case, NFC; refuses spaces, controls and unassigned code points.
 USERNAME_PROFILE = get_profile("UsernameCaseMapped")
@@ -57,23 +56,69 @@ class UserError(ValueError):
     """A user-management request that cannot be done (exists, unknown, invalid)."""
 
 
+@runtime_checkable
 class UserStore(Protocol):
-    """What schemes need from wherever users live."""
+    """What every scheme and command needs from wherever users live.
 
-    def check_password(self, username: str, password: str) -> Any:
-        """Return the user, or raise :class:`AuthenticationFailed`.
+    A user is any object with ``id``, ``username`` and ``is_active``
+    (:class:`authhub.User` is one). Ids may be integers or strings (UUIDs);
+    tables that refer to a user keep ``str(user.id)``, and :meth:`get`
+    is handed that text form too.
 
-        ``"Invalid username/password."`` for an unknown user or a wrong
-        password (both taking the same time), ``"User inactive or
-        deleted."`` for a right password of an inactive user.
-        """
+    :meth:`get_by_username` and :meth:`check_password` receive the name as
+    the client sent it: how names compare is the store's decision. The
+    built-in :class:`SQLUserStore` applies RFC 8265's UsernameCaseMapped
+    profile on create and on every lookup (an upper-case or fullwidth
+    spelling finds the same user; text no database stores is never
+    queried); a store of your own that wants the same normalises in these
+    methods. The lockout counts ``user:<name>`` under the profile's form
+    whatever the store, so spellings of one name share one count.
+    """
 
     def get(self, user_id: Any) -> Any | None:
-        """The user with this id, ``None`` when there is none."""
+        """The user with this id (or its ``str()``), ``None`` when there is none."""
+
+    def get_by_username(self, username: str) -> Any | None:
+        """The user with this name, ``None`` when there is none."""
+
+    def check_password(self, username: str, password: str) -> Any:
+        """Return the user, or raise :class:`authhub.AuthenticationFailed`.
+
+        ``"Invalid username/password."`` for an unknown user or a wrong
+        password (both taking the same time), :class:`authhub.UserInactive`
+        for a right password of an inactive user.
+        """
+
+
+@runtime_checkable
+class ManagedUserStore(UserStore, Protocol):
+    """A user store that ``authhub users ...`` can also manage (the built-in one is).
+
+    After a change of password or status it calls
+    :meth:`authhub.AuthHub.user_changed`, so caches and sessions follow.
+    """
+
+    def create(self, username: str, password: str, *, is_active: bool = True) -> Any: ...
+
+    def set_password(self, username: str, password: str) -> None: ...
+
+    def deactivate(self, username: str) -> None: ...
+
+    def activate(self, username: str) -> None: ...
+
+    def list(self) -> list[Any]: ...
 
 
 class SQLUserStore:
-    """The built-in user store on the hub's database."""
+    """The built-in user store on the hub's database (table ``authhub_user``, integer ids).
+
+    Plugins may join :attr:`table` in their own queries when
+    ``isinstance(hub.users, SQLUserStore)``, as an optimisation; with any
+    other store they go through the :class:`UserStore` methods.
+    """
+
+    #: The ``authhub_user`` table: ``id`` (integer), ``username``, ``is_active``.
+    table: sa.Table = UserRecord.__table__  # type: ignore[assignment]
 
     def __init__(self, hub: AuthHub) -> None:
         self._hub = hub
@@ -116,12 +161,16 @@ class SQLUserStore:
         if not self._verify(password_hash, password):
             raise AuthenticationFailed(INVALID_CREDENTIALS)
         if not is_active:
-            raise AuthenticationFailed(INACTIVE)
+            raise UserInactive()
         if self.hasher.check_needs_rehash(password_hash):
             self._store_hash(name, self.hasher.hash(password))
         return User(user_id, name, bool(is_active))
 
     def get(self, user_id: Any) -> User | None:
+        if isinstance(user_id, str):
+            if not user_id.isascii() or not user_id.isdigit():
+                return None  # not an id of this table
+            user_id = int(user_id)
         row = self._user_by_id.fetch_one(id=user_id)
         return None if row is None else User(row[0], row[1], bool(row[2]))
 
@@ -154,22 +203,13 @@ class SQLUserStore:
 
     def set_password(self, username: str, password: str) -> None:
         check_password_value(password)
-        self._store_hash(username, self.hasher.hash(password))
-        self._hub.hooks.user_changed(self._hub, username)
+        self._changed(self._store_hash(username, self.hasher.hash(password)))
 
     def deactivate(self, username: str) -> None:
-        with self._hub.store.session() as session:
-            record = self._record(session, username)
-            record.is_active = False
-            record.updated_at = utcnow()
-        self._hub.hooks.user_changed(self._hub, username)
+        self._changed(self._set_active(username, False))
 
     def activate(self, username: str) -> None:
-        with self._hub.store.session() as session:
-            record = self._record(session, username)
-            record.is_active = True
-            record.updated_at = utcnow()
-        self._hub.hooks.user_changed(self._hub, username)
+        self._changed(self._set_active(username, True))
 
     def list(self) -> list[User]:
         with self._hub.store.session() as session:
@@ -178,7 +218,7 @@ class SQLUserStore:
 
     # -- internals ---------------------------------------------------------------
 
-    def _record(self, session: Any, username: str) -> UserRecord:
+    def _record(self, session: Session, username: str) -> UserRecord:
         record: UserRecord | None = None
         for name in username_candidates(username):
             record = session.scalar(sa.select(UserRecord).where(UserRecord.username == name))
@@ -188,11 +228,22 @@ class SQLUserStore:
             raise UserError(f"no user named {username!r}")
         return record
 
-    def _store_hash(self, username: str, password_hash: str) -> None:
+    def _store_hash(self, username: str, password_hash: str) -> User:
         with self._hub.store.session() as session:
             record = self._record(session, username)
             record.password_hash = password_hash
             record.updated_at = utcnow()
+            return User(record.id, record.username, record.is_active)
+
+    def _set_active(self, username: str, is_active: bool) -> User:
+        with self._hub.store.session() as session:
+            record = self._record(session, username)
+            record.is_active = is_active
+            record.updated_at = utcnow()
+            return User(record.id, record.username, record.is_active)
+
+    def _changed(self, user: User) -> None:
+        self._hub.user_changed(user)
 
     def _verify(self, password_hash: str, password: str) -> bool:
         try:

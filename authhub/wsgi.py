@@ -59,9 +59,10 @@ def _adding_response_headers(request: Request, start_response: Callable[..., Any
 def request_of(environ: dict[str, Any]) -> Request:
     """The :class:`authhub.Request` the middleware put into ``environ``."""
     try:
-        return environ[ENVIRON_KEY]
+        request: Request = environ[ENVIRON_KEY]
     except KeyError:
         raise RuntimeError("authhub.wsgi.AuthMiddleware is not installed around this application") from None
+    return request
 
 
 def login_required(app: WSGIApp | None = None, *, schemes: Sequence[str] | None = None) -> Any:
@@ -78,6 +79,7 @@ def login_required(app: WSGIApp | None = None, *, schemes: Sequence[str] | None 
         request = request_of(environ)
         if schemes is not None:
             environ["authhub.schemes"] = list(schemes)
+            assert request.hub is not None  # the middleware binds every request to its hub
             request.identity = request.hub.authenticate(request, schemes)
         if not request.identity.is_authenticated:
             raise NotAuthenticated()

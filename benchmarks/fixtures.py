@@ -111,7 +111,7 @@ def _insert_tokens(connection: sqlite3.Connection, count: int, now: str) -> str:
 
     key = generate_key()
     rows: Iterator[tuple[Any, ...]] = (
-        ("default", "", now, None, None, (i % USERS) + 1, digest(key) if i == 0 else os.urandom(32), 0)
+        ("default", "", now, None, None, str((i % USERS) + 1), digest(key) if i == 0 else os.urandom(32), 0)
         for i in range(count)
     )
     connection.executemany(
@@ -121,7 +121,7 @@ def _insert_tokens(connection: sqlite3.Connection, count: int, now: str) -> str:
 
 
 def _insert_sessions(connection: sqlite3.Connection, now: str) -> None:
-    rows = ((os.urandom(32).hex(), i, os.urandom(16).hex(), now, now) for i in range(2, USERS + 1))
+    rows = ((os.urandom(32).hex(), str(i), os.urandom(16).hex(), now, now) for i in range(2, USERS + 1))
     connection.executemany(
         "INSERT INTO authhub_session (digest, user_id, csrf_secret, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)",
         rows)

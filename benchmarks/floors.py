@@ -25,7 +25,7 @@ GROUP = "floor"
 
 JOIN = (
     "SELECT t.id, t.user_id, u.username, u.is_active, t.name, t.scopes, t.expires_at, t.last_used_at "
-    "FROM authhub_token AS t JOIN authhub_user AS u ON u.id = t.user_id "
+    "FROM authhub_token AS t JOIN authhub_user AS u ON u.id = CAST(t.user_id AS INTEGER) "
     "WHERE t.digest = ? AND t.revoked = 0"
 )
 

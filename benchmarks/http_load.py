@@ -122,19 +122,18 @@ def _measured(load: Any, pid: int, port: int, seconds: float, headers: dict[str,
     return result
 
 
-def _serve_and_load(run_dir: Path, database: Path, key: str, seconds: float, warm_up: float, load: Any,
-                    settings: dict[str, str]) -> dict[str, Any]:
+def _serve_and_load(run_dir: Path, database_url: str, authenticated: dict[str, str], seconds: float,
+                    warm_up: float, load: Any, settings: dict[str, str]) -> dict[str, Any]:
     """Start ``authhub serve`` with ``settings`` (``AUTHHUB_*`` variables), load it, stop it."""
     port = _free_port()
     environ = {name: value for name, value in os.environ.items() if not name.startswith("AUTHHUB_")}
-    environ.update(AUTHHUB_DATABASE_URL=f"sqlite:///{database}", AUTHHUB_SCHEMES="token", **settings)
+    environ.update(AUTHHUB_DATABASE_URL=database_url, **settings)
     log = (run_dir / f"serve-{port}.log").open("wb")
     process = subprocess.Popen([sys.executable, "-m", "authhub", "serve", "--port", str(port)], cwd=run_dir,
                                env=environ, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_until_up(port, process)
         rss_idle, _ = rss_mib(process.pid)
-        authenticated = {"Authorization": f"Token {key}"}
         load(port, warm_up, authenticated)
         load(port, warm_up, {})
         rounds: dict[str, list[dict[str, float]]] = {"authenticated": [], "unauthenticated": []}
@@ -167,16 +166,46 @@ def _serve_and_load(run_dir: Path, database: Path, key: str, seconds: float, war
             "server_rss_idle_mib": rss_idle, "server_rss_after_mib": rss_now, "server_peak_rss_mib": rss_peak}
 
 
-def run(run_dir: Path, database: Path, key: str, *, quick: bool = False) -> dict[str, Any]:
+def _session_cookie(run_dir: Path, database: Path) -> dict[str, str]:
+    """A session of the benchmark user, started in the run's database through the public API."""
+    from fixtures import USERNAME
+
+    from authhub import AuthHub
+
+    hub = AuthHub(directory=run_dir, environ={}, database_url=f"sqlite:///{database}", schemes=["session"])
+    try:
+        made = hub.auth_headers("session", hub.users.get_by_username(USERNAME))
+        assert made is not None
+        return {"Cookie": made["Cookie"]}
+    finally:
+        hub.close()
+
+
+def run(run_dir: Path, database: Path, key: str, *, quick: bool = False,
+        postgres: tuple[str, str] | None = None) -> dict[str, Any]:
+    """Every over-HTTP case; ``postgres``: ``(database URL, token key)`` of a filled PostgreSQL database."""
     seconds = 1.0 if quick else 3.0
     warm_up = 1.0 if quick else 2.0
     load = _wrk if shutil.which("wrk") else _python_load
     tool = "wrk -t1 -c8" if load is _wrk else f"python load generator, {CONNECTIONS} connections"
-    plain = _serve_and_load(run_dir, database, key, seconds, warm_up, load, {})
-    cached = _serve_and_load(run_dir, database, key, seconds, warm_up, load, {"AUTHHUB_TOKEN_CACHE_TTL": "300"})
+    sqlite_url = f"sqlite:///{database}"
+    token = {"Authorization": f"Token {key}"}
+    cases: dict[str, tuple[str, str, dict[str, str], dict[str, str]]] = {
+        "token": ("token on SQLite (default settings: cache on)", sqlite_url, token, {"AUTHHUB_SCHEMES": "token"}),
+        "token_no_cache": ("token on SQLite, token.cache_ttl = 0", sqlite_url, token,
+                           {"AUTHHUB_SCHEMES": "token", "AUTHHUB_TOKEN_CACHE_TTL": "0"}),
+        "session": ("session cookie on SQLite (default settings: cache on)", sqlite_url,
+                    _session_cookie(run_dir, database), {"AUTHHUB_SCHEMES": "session"}),
+    }
+    if postgres is not None:
+        cases["token_postgres"] = ("token on PostgreSQL (default settings: cache on)", postgres[0],
+                                   {"Authorization": f"Token {postgres[1]}"}, {"AUTHHUB_SCHEMES": "token"})
     lines = [f"over HTTP ({tool}, {ROUNDS} alternating rounds of {seconds:.0f} s per kind, GET {PATH}, "
-             f"`authhub serve` = waitress with 8 threads, token scheme):"]
-    for label, result in (("token", plain), ("token + cache", cached)):
+             f"`authhub serve` = waitress with 8 threads):"]
+    results: dict[str, Any] = {"tool": tool, "seconds_per_round": seconds}
+    for name, (label, url, headers, settings) in cases.items():
+        result = _serve_and_load(run_dir, url, headers, seconds, warm_up, load, settings)
+        results[name] = result
         auth, anon = result["authenticated"], result["unauthenticated"]
         lines += [
             f"  [{label}] authenticated: {auth['rps']:,.0f} req/s, p50 {auth['p50_ms']:.2f} ms, "
@@ -188,6 +217,5 @@ def run(run_dir: Path, database: Path, key: str, *, quick: bool = False) -> dict
             f"  [{label}] server RSS {result['server_rss_idle_mib']:.1f} MiB idle, "
             f"{result['server_rss_after_mib']:.1f} MiB after the load, peak {result['server_peak_rss_mib']:.1f} MiB",
         ]
-    return {"tool": tool, "seconds_per_round": seconds, "token": plain, "token_cache": cached,
-            "kept": plain["kept"], "cache_kept": cached["kept"], "kept_capacity": plain["kept_capacity"],
-            "cache_kept_capacity": cached["kept_capacity"], "lines": lines}
+    results["lines"] = lines
+    return results

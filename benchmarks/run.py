@@ -10,6 +10,7 @@ Every ratio is computed from times measured in this one run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -99,6 +100,8 @@ OVERHEADS = [
      "Flask view, bare"),
     ("authhub ASGI middleware overhead (async scheme)", "authhub",
      "ASGI trivial app + authhub AuthMiddleware (async scheme)", "ASGI trivial app, bare"),
+    ("authhub ASGI middleware overhead (token, warm cache)", "authhub",
+     "ASGI trivial app + authhub AuthMiddleware (token, warm cache)", "ASGI trivial app, bare"),
     ("authhub ASGI middleware overhead (plain scheme)", "authhub",
      "ASGI trivial app + authhub AuthMiddleware (plain scheme)", "ASGI trivial app, bare"),
     ("Starlette AuthenticationMiddleware overhead", "anchor", "ASGI trivial app + Starlette AuthenticationMiddleware",
@@ -127,7 +130,7 @@ def in_process_groups(run_dir: Path, database: Path, meta: dict[str, Any],
             cases_drf.token(django_meta),
             cases_knox.token(),
         ]),
-        ("session: authhub, DRF", lambda: [cases_authhub.session(run_dir, database), cases_drf.session()]),
+        ("session: authhub, DRF", lambda: [*cases_authhub.session(run_dir, database), cases_drf.session()]),
         ("chain dispatch vs pluggy", lambda: [
             *(floors.pluggy_firstresult(count) for count in (1, 4, 10)),
             *(cases_authhub.chain_dispatch(count, run_dir) for count in (1, 4, 10)),
@@ -135,7 +138,7 @@ def in_process_groups(run_dir: Path, database: Path, meta: dict[str, Any],
         ("WSGI: authhub middleware, Flask-HTTPAuth",
          lambda: [*cases_authhub.wsgi_middleware(run_dir), *cases_flask.middleware(run_dir)]),
         ("ASGI: authhub middleware, Starlette",
-         lambda: [*cases_authhub.asgi_middleware(run_dir), *cases_starlette.middleware()]),
+         lambda: [*cases_authhub.asgi_middleware(run_dir, database, key), *cases_starlette.middleware()]),
         ("basic: real argon2 parameters",
          lambda: [floors.argon2_verify(), *cases_authhub.basic(run_dir, database), cases_drf.basic()]),
         ("basic: the cost around argon2, and the cache", lambda: cases_authhub.basic_overhead(run_dir, database)),
@@ -220,8 +223,9 @@ def performance_markdown(payload: dict[str, Any], timings: list[Timing], results
         lines += ["", f"Memory: a process authenticating {m['requests']:,} token requests peaks at "
                       f"{m['peak_rss_mib']:.1f} MiB RSS ({m['rss_before_mib']:.1f} MiB after set-up)."]
     if "concurrency" in extra or "http" in extra:
-        lines += ["", "Under concurrency and over HTTP:", "", "```",
-                  *extra.get("concurrency", {}).get("lines", []), *extra.get("http", {}).get("lines", []), "```"]
+        lines += ["", "Under concurrency, over HTTP, and across processes:", "", "```",
+                  *extra.get("concurrency", {}).get("lines", []), *extra.get("http", {}).get("lines", []),
+                  *extra.get("propagation", {}).get("lines", []), "```"]
     return "\n".join(lines) + "\n"
 
 
@@ -234,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
                                                              "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
                         help="admin URL of the PostgreSQL server; two databases are made on it and dropped "
                              "(default: $AUTHHUB_TEST_POSTGRES or postgres@127.0.0.1:5432)")
+    parser.add_argument("--redis", default=os.environ.get("AUTHHUB_TEST_REDIS", "redis://127.0.0.1:6379/0"),
+                        help="Redis for the propagation case's Redis channel (default: $AUTHHUB_TEST_REDIS or "
+                             "127.0.0.1:6379)")
+    parser.add_argument("--skip-redis", action="store_true", help="leave out the Redis channel")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
                         help="time in-process cases by this process's CPU time (default: other work on the machine "
                              "does not inflate it) or by the wall clock; cases that wait on a server or a thread "
@@ -300,9 +308,19 @@ def main(argv: list[str] | None = None) -> int:
                                     lambda: concurrency.run(run_dir, database, meta["token_key"], quick=args.quick))
         if not args.skip_http:
             import http_load
+            import propagation
 
-            extra["http"] = step("over HTTP: authhub serve (waitress) under wrk",
-                                 lambda: http_load.run(run_dir, database, key, quick=args.quick))
+            with contextlib.ExitStack() as stack:
+                postgres = None if args.skip_postgres else stack.enter_context(
+                    scale.filled_postgres(run_dir, args.postgres))
+                extra["http"] = step("over HTTP: authhub serve (waitress) under wrk",
+                                     lambda: http_load.run(run_dir, database, key, quick=args.quick,
+                                                           postgres=postgres))
+                copy = fixtures.copy_into(run_dir, "propagation", database)
+                extra["propagation"] = step(
+                    "propagation: a change in one process, refused by another",
+                    lambda: propagation.run(run_dir, copy, postgres_url=postgres[0] if postgres else None,
+                                            redis_url=None if args.skip_redis else args.redis))
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
 
@@ -325,8 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     if "concurrency" in extra:
         for line in extra["concurrency"]["lines"]:
             print(line)
-    if "http" in extra:
-        for line in extra["http"]["lines"]:
+    for part in ("http", "propagation"):
+        for line in extra.get(part, {}).get("lines", []):
             print(line)
     print()
     print(f"{'target':<78} {'measured':>22}  verdict")

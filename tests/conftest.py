@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,7 +10,11 @@ import pytest
 import authhub
 
 
-def header_scheme(header: str, users: dict[str, str], *, challenge: str | None = None) -> SimpleNamespace:
+class HeaderScheme:
+    """A plugin made of module-like attributes (the hookimpls), hashable as pluggy needs plugins to be."""
+
+
+def header_scheme(header: str, users: dict[str, str], *, challenge: str | None = None) -> HeaderScheme:
     """A scheme reading ``<header>: <secret>``: known secret -> its user, other value -> 401, absent -> None."""
 
     @authhub.hookimpl
@@ -24,7 +27,8 @@ def header_scheme(header: str, users: dict[str, str], *, challenge: str | None =
             raise authhub.AuthenticationFailed(f"Unknown {header}.")
         return authhub.User(1, user), values[0]
 
-    namespace = SimpleNamespace(authenticate=authenticate)
+    namespace = HeaderScheme()
+    namespace.authenticate = authenticate  # type: ignore[attr-defined]
     if challenge is not None:
 
         @authhub.hookimpl
@@ -32,7 +36,7 @@ def header_scheme(header: str, users: dict[str, str], *, challenge: str | None =
             return challenge
 
         challenge_hook.__name__ = "challenge"
-        namespace.challenge = challenge_hook
+        namespace.challenge = challenge_hook  # type: ignore[attr-defined]
     return namespace
 
 

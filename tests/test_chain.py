@@ -298,10 +298,34 @@ def test_a_failing_observer_never_decides_the_request(tmp_path, schemes, run, ca
     assert "observer failed" in caplog.text
 
 
+class PositionedPlugin:
+    """A plugin whose ``create_scheme`` makes an :class:`authhub.Scheme` at ``position`` (or the default)."""
+
+    def __init__(self, position: int | None) -> None:
+        self.position = position
+
+    @authhub.hookimpl
+    def create_scheme(self, hub: AuthHub, name: str, settings: Any) -> authhub.Scheme:
+        attributes: dict[str, Any] = {"authenticate": authhub.hookimpl(lambda self, request: None)}
+        if self.position is not None:
+            attributes["position"] = self.position
+        return type(f"{name.title()}Scheme", (authhub.Scheme,), attributes)(hub, name, settings)
+
+
 def test_default_order_when_unconfigured(tmp_path):
+    """Unconfigured, the chain goes by each scheme object's ``position``, then by name."""
+    positions = {"zeta": None, "session": 400, "basic": 300, "token": 100, "alpha": None, "late": 300, "early": 50}
+    hub = make(tmp_path, {name: PositionedPlugin(position) for name, position in positions.items()})
+    assert hub.schemes == ("early", "token", "basic", "late", "session", "alpha", "zeta")
+    assert hub.installed_schemes == list(hub.schemes)
+
+
+def test_default_order_knows_no_scheme_by_name(tmp_path):
+    """The core names no scheme: a plugin called ``token`` without a position goes by name like any other."""
     plugins = {name: header_scheme(f"x-{name}", {}) for name in ["zeta", "session", "basic", "token", "alpha"]}
-    hub = make(tmp_path, plugins)
-    assert hub.schemes == ("token", "basic", "session", "alpha", "zeta")
+    assert make(tmp_path, plugins).schemes == ("alpha", "basic", "session", "token", "zeta")
+    moved = {**plugins, "token": PositionedPlugin(authhub.Scheme.position + 1)}
+    assert make(tmp_path, moved).schemes == ("alpha", "basic", "session", "zeta", "token")
 
 
 def test_configured_scheme_not_installed_stops_the_hub(tmp_path, schemes):

@@ -12,9 +12,9 @@ import authhub
 from authhub import AuthHub, Request
 from authhub.server import make_app
 from authhub.testing import FAST_HASHING
+from authhub.testservers import PostgresServer, RedisServer
 
 from .conftest import basic
-from .servers import PostgresServer, RedisServer
 
 
 class PasswordScheme:

@@ -136,7 +136,7 @@ def test_unknown_path_and_method(tmp_path, schemes):
 
 
 def test_route_conflict_between_plugins_is_a_configuration_error(tmp_path):
-    from authhub.server import Route
+    from authhub import Route
 
     class Clash:
         @authhub.hookimpl
@@ -149,7 +149,7 @@ def test_route_conflict_between_plugins_is_a_configuration_error(tmp_path):
 
 
 def test_plugin_routes_are_served(tmp_path):
-    from authhub.server import Route
+    from authhub import Route
 
     class Hello:
         @authhub.hookimpl

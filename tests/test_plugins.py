@@ -91,11 +91,23 @@ def test_plugin_implementing_an_unknown_hook_is_refused(tmp_path):
         def authentiate(self, request: Any) -> None:
             return None
 
-    found = hub(tmp_path, load_entry_points=False)
     with pytest.raises(authhub.PluginError, match=r"plugin 'typo'.*authentiate"):
-        found.register(Typo(), "typo")
-    assert "typo" not in [info.name for info in found.plugins]
-    assert not found.pm.has_plugin("typo")
+        hub(tmp_path, load_entry_points=False, plugins={"typo": Typo()})
+
+
+def test_scheme_object_implementing_an_unknown_hook_is_refused(tmp_path):
+    class TypoScheme(authhub.Scheme):
+        @authhub.hookimpl
+        def authentiate(self, request: Any) -> None:
+            return None
+
+    class Plugin:
+        @authhub.hookimpl
+        def create_scheme(self, hub: Any, name: str, settings: Any) -> TypoScheme:
+            return TypoScheme(hub, name, settings)
+
+    with pytest.raises(authhub.ConfigurationError, match=r"plugin 'typo'.*authentiate"):
+        hub(tmp_path, load_entry_points=False, plugins={"typo": Plugin()})
 
 
 def test_plugin_with_arguments_the_spec_lacks_is_refused(tmp_path):
@@ -108,28 +120,34 @@ def test_plugin_with_arguments_the_spec_lacks_is_refused(tmp_path):
         hub(tmp_path, load_entry_points=False, plugins={"extra": Extra()})
 
 
-def test_registering_a_taken_name_is_refused(tmp_path):
-    class One:
-        @authhub.hookimpl
-        def authenticate(self) -> None:
-            return None
+class One:
+    @authhub.hookimpl
+    def authenticate(self) -> Any:
+        return authhub.User(1, "one"), None
 
-    found = hub(tmp_path, load_entry_points=False, plugins={"one": One()})
+
+def test_a_plugin_in_code_taking_an_installed_name_is_refused(tmp_path, site):
+    module = unique("taken_scheme")
+    install(site, "authhub-taken", "1.0", {"one": module}, {module: GOOD_SCHEME.format(name="one")})
     with pytest.raises(authhub.PluginError, match="'one': the name is already taken"):
-        found.register(One(), "one")
+        hub(tmp_path, plugins={"one": One()})
 
 
-def test_register_in_code_rechecks_the_configuration(tmp_path):
-    class Late:
-        @authhub.hookimpl
-        def authenticate(self) -> Any:
-            return authhub.User(1, "late"), None
+def test_one_object_under_two_names_is_refused(tmp_path):
+    plugin = One()
+    with pytest.raises(authhub.PluginError, match="'two': this object is already registered as 'one'"):
+        hub(tmp_path, load_entry_points=False, plugins={"one": plugin, "two": plugin})
 
-    found = hub(tmp_path, load_entry_points=False)
-    assert found.schemes == ()
-    found.register(Late(), "late")
+
+def test_plugins_given_in_code_are_part_of_the_hub_from_the_start(tmp_path):
+    """A hub is complete once built; another set of plugins is another hub (no ``register`` afterwards)."""
+    bare = hub(tmp_path, load_entry_points=False)
+    assert bare.schemes == ()
+    assert not hasattr(bare, "register")
+    found = hub(tmp_path, load_entry_points=False, plugins={"late": One()})
     assert found.schemes == ("late",)
     assert found.authenticate(authhub.Request("GET", "/")).scheme == "late"
+    assert bare.authenticate(authhub.Request("GET", "/")).scheme is None
 
 
 def run_cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -18,22 +18,28 @@ import authhub
 MAX_BODY = 4096
 
 
-class PassScheme:
+class PassScheme(authhub.Scheme):
     """``Authorization: Pass <user>:<password>``: a scheme of the test's own (the core's tests install none)."""
 
     @authhub.hookimpl
-    def authenticate(self, request: authhub.Request, hub: authhub.AuthHub) -> Any:
-        header = request.authorization
-        if header is None or not header.startswith("Pass "):
+    def authenticate(self, request: authhub.Request) -> Any:
+        token = request.credentials("Pass")
+        if token is None:
             return None
-        name, _, password = header[5:].partition(":")
-        return hub.users.check_password(name, password), None
+        name, _, password = token.partition(":")
+        return self.hub.users.check_password(name, password), None
+
+
+class PassPlugin:
+    @authhub.hookimpl
+    def create_scheme(self, hub: authhub.AuthHub, name: str, settings: Any) -> PassScheme:
+        return PassScheme(hub, name, settings)
 
 
 @pytest.fixture
 def base(authhub_make_hub: Callable[..., authhub.AuthHub], authhub_live_server: Callable[[authhub.AuthHub], str]
          ) -> str:
-    hub = authhub_make_hub(load_entry_points=False, plugins={"pass": PassScheme()}, schemes=["pass"],
+    hub = authhub_make_hub(load_entry_points=False, plugins={"pass": PassPlugin()}, schemes=["pass"],
                            max_body_size=MAX_BODY)
     hub.users.create("alice", "wonderland")
     return authhub_live_server(hub)

@@ -132,7 +132,8 @@ class AuthhubMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         converted = authhub_request(request)
-        request.user = SimpleLazyObject(lambda: converted.user)  # type: ignore[attr-defined]
+        # a lazy user, as Django's AuthenticationMiddleware sets (its stubs type the attribute as a user)
+        request.user = SimpleLazyObject(lambda: converted.user)  # type: ignore[assignment]
         response = self.get_response(request)
         pending = converted.state.get(RESPONSE_HEADERS)
         if pending:
@@ -167,7 +168,8 @@ def login_required(view: Callable[..., Any] | None = None, *, schemes: Sequence[
                 raise NotAuthenticated()
         except AuthhubError as error:
             return django_response(error_response(hub, converted, error, list(schemes or ()) or None))
-        request.user = converted.user  # type: ignore[attr-defined]
-        return view(request, *args, **kwargs)
+        request.user = converted.user
+        response: HttpResponse = view(request, *args, **kwargs)
+        return response
 
     return wrapper

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import HTTPException, Security
-from fastapi.openapi.models import APIKey, HTTPBase, HTTPBearer
+from fastapi.openapi.models import APIKey, HTTPBase, OAuth2, OpenIdConnect
 from fastapi.openapi.models import SecurityBase as SecuritySchemeModel
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
@@ -59,17 +59,23 @@ class SchemeSecurity(SecurityBase):
 
 
 def openapi_model(hub: AuthHub, scheme: str) -> SecuritySchemeModel:
-    """How the OpenAPI document describes one of authhub's schemes."""
-    if scheme == "basic":
-        return HTTPBase(scheme="basic", description="authhub-basic: HTTP Basic (RFC 7617).")
-    if scheme == "oauth":
-        return HTTPBearer(description="authhub-oauth: an OAuth 2.0 access token (RFC 6750).")
-    if scheme == "token":
-        return _api_key("header", "Authorization", "authhub-token: `Authorization: Token <key>`.")
-    if scheme == "session":
-        cookie = hub.settings.section("session").get("cookie_name", "authhub_session")
-        return _api_key("cookie", cookie, "authhub-session: the session cookie.")
-    return _api_key("header", "Authorization", f"authhub scheme {scheme!r}.")
+    """How the OpenAPI document describes one scheme: what the scheme says of itself.
+
+    A scheme describes itself with :meth:`authhub.Scheme.openapi`; one that
+    does not is shown as an ``Authorization`` header of its own name.
+    """
+    described = hub.openapi(scheme)
+    if described is None:
+        return _api_key("header", "Authorization", f"authhub scheme {scheme!r}.")
+    return _SECURITY_MODELS.get(described.get("type", ""), SecuritySchemeModel).model_validate(described)
+
+
+_SECURITY_MODELS: dict[str, type[SecuritySchemeModel]] = {
+    "apiKey": APIKey,
+    "http": HTTPBase,
+    "oauth2": OAuth2,
+    "openIdConnect": OpenIdConnect,
+}
 
 
 def _api_key(where: str, name: str, description: str) -> APIKey:
@@ -124,7 +130,8 @@ class FastAPIAuth:
     async def _identity(self, request: StarletteRequest) -> Identity:
         scope = request.scope
         if scope.get("authhub.chain") == (self.hub, self.names):
-            return scope["authhub.identity"]  # AuthhubMiddleware ran the same chain
+            found: Identity = scope["authhub.identity"]  # AuthhubMiddleware ran the same chain
+            return found
         known: dict[Any, Identity] = scope.setdefault("authhub.identities", {})
         key = (self.hub, self.names)
         if key not in known:

@@ -68,9 +68,10 @@ class FlaskAuth:
 def current_hub() -> AuthHub:
     """The hub of the application handling the current request."""
     try:
-        return flask.current_app.extensions[EXTENSION]
+        hub: AuthHub = flask.current_app.extensions[EXTENSION]
     except KeyError:
         raise RuntimeError("authhub.contrib.flask.FlaskAuth is not initialised on this application") from None
+    return hub
 
 
 def authhub_request() -> Request:

@@ -117,6 +117,7 @@ def _fill(scope: Scope, identity: Identity, hub: AuthHub, schemes: Sequence[str]
 def identity_of(connection: HTTPConnection) -> Identity:
     """The :class:`authhub.Identity` that :class:`AuthhubMiddleware` found for a request or WebSocket."""
     try:
-        return connection.scope["authhub.identity"]
+        identity: Identity = connection.scope["authhub.identity"]
     except KeyError:
         raise RuntimeError("authhub.contrib.starlette.AuthhubMiddleware is not installed") from None
+    return identity

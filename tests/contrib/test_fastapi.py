@@ -13,7 +13,6 @@ from starlette.testclient import TestClient
 import authhub
 from authhub.contrib.fastapi import FastAPIAuth
 from authhub.contrib.starlette import AuthhubMiddleware
-from authhub.request import RESPONSE_HEADERS
 
 
 def make_app(hub: authhub.AuthHub, *, middleware: bool = False, **options: Any) -> FastAPI:
@@ -99,28 +98,79 @@ def test_openapi_lists_each_scheme_as_an_alternative_with_the_scopes(client: Tes
     assert "security" not in paths["/maybe"]["get"]
 
 
-def test_openapi_models_of_the_known_schemes_and_overrides(authhub_make_hub: Any) -> None:
+class Described(authhub.Scheme):
+    """A scheme object that describes itself (``Scheme.openapi``), as every bundled scheme does."""
+
+    description: dict[str, Any] | None = None
+
+    @authhub.hookimpl
+    def authenticate(self) -> None:
+        return None
+
+    def openapi(self) -> dict[str, Any] | None:
+        return self.description
+
+
+class Describing:
+    """A plugin whose ``create_scheme`` makes a :class:`Described` with ``description``."""
+
+    def __init__(self, description: dict[str, Any] | None) -> None:
+        self.description = description
+
+    @authhub.hookimpl
+    def create_scheme(self, hub: authhub.AuthHub, name: str, settings: Any) -> Described:
+        scheme = Described(hub, name, settings)
+        scheme.description = self.description
+        return scheme
+
+
+def test_openapi_descriptions_come_from_the_schemes_and_overrides(authhub_make_hub: Any) -> None:
     class Nothing:
         @authhub.hookimpl
         def authenticate(self) -> None:
             return None
 
-    plugins = {name: Nothing() for name in ("token", "basic", "oauth", "session", "custom")}
-    hub = authhub_make_hub(
-        load_entry_points=False, plugins=plugins, schemes=["token", "basic", "oauth", "session", "custom"]
-    )
+    plugins = {
+        "basic": Describing({"type": "http", "scheme": "basic", "description": "Basic."}),
+        "bearer": Describing({"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}),
+        "cookie": Describing({"type": "apiKey", "in": "cookie", "name": "sid", "description": "A cookie."}),
+        "silent": Describing(None),
+        "token": Nothing(),  # a name the core does not know: described like any scheme without a description
+        "custom": Describing({"type": "http", "scheme": "basic"}),
+    }
+    hub = authhub_make_hub(load_entry_points=False, plugins=plugins, schemes=list(plugins))
     app = make_app(hub, openapi={"custom": HTTPBearer(bearerFormat="JWT")})
     schemes = TestClient(app).get("/openapi.json").json()["components"]["securitySchemes"]
-    assert schemes["token"]["type"] == "apiKey" and schemes["token"]["name"] == "Authorization"
-    assert schemes["basic"]["type"] == "http" and schemes["basic"]["scheme"] == "basic"
-    assert schemes["oauth"]["type"] == "http" and schemes["oauth"]["scheme"] == "bearer"
-    assert schemes["session"] == {
-        "type": "apiKey",
-        "in": "cookie",
-        "name": "authhub_session",
-        "description": "authhub-session: the session cookie.",
-    }
+    assert schemes["basic"] == {"type": "http", "scheme": "basic", "description": "Basic."}
+    assert schemes["bearer"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["cookie"] == {"type": "apiKey", "in": "cookie", "name": "sid", "description": "A cookie."}
+    for name in ("silent", "token"):
+        assert schemes[name] == {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": f"authhub scheme {name!r}.",
+        }
     assert schemes["custom"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+def test_openapi_descriptions_of_the_bundled_schemes(authhub_make_hub: Any) -> None:
+    """What the four bundled schemes say of themselves (each through its object's ``openapi()``)."""
+    names = ["token", "oauth", "basic", "session"]
+    installed = authhub_make_hub(upgrade=False).installed_schemes
+    missing = [name for name in names if name not in installed]
+    if missing:
+        pytest.skip(f"not installed: {', '.join(missing)}")
+    hub = authhub_make_hub(schemes=names)
+    schemes = TestClient(make_app(hub)).get("/openapi.json").json()["components"]["securitySchemes"]
+    assert (schemes["token"]["type"], schemes["token"]["in"], schemes["token"]["name"]) == (
+        "apiKey", "header", "Authorization")
+    assert (schemes["oauth"]["type"], schemes["oauth"]["scheme"].lower()) == ("http", "bearer")
+    assert (schemes["basic"]["type"], schemes["basic"]["scheme"].lower()) == ("http", "basic")
+    assert (schemes["session"]["type"], schemes["session"]["in"]) == ("apiKey", "cookie")
+    assert all(schemes[name].get("description") for name in names)
+    for name in names:
+        assert schemes[name] == hub.openapi(name)
 
 
 def test_own_chain(hub: authhub.AuthHub, alice: Any, authhub_auth_headers: Any) -> None:
@@ -164,7 +214,7 @@ def test_headers_a_scheme_asks_for_reach_the_response(authhub_make_hub: Any, aut
     class Refreshing:
         @authhub.hookimpl
         def authenticate(self, request: authhub.Request, hub: authhub.AuthHub) -> Any:
-            request.state[RESPONSE_HEADERS] = [("X-Refreshed", "yes")]
+            request.add_response_header("X-Refreshed", "yes")
             return hub.users.get_by_username("dora"), None
 
     hub = authhub_make_hub(load_entry_points=False, plugins={"refreshing": Refreshing()}, schemes=["refreshing"])

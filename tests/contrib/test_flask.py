@@ -9,7 +9,6 @@ import pytest
 
 import authhub
 from authhub.contrib.flask import FlaskAuth, current_auth, current_identity, current_user, login_required
-from authhub.request import RESPONSE_HEADERS
 
 
 def make_app(hub: authhub.AuthHub) -> flask.Flask:
@@ -113,7 +112,7 @@ def test_headers_a_scheme_asks_for_reach_the_response(authhub_make_hub: Any, aut
     class Expiring:
         @authhub.hookimpl
         def authenticate(self, request: authhub.Request) -> None:
-            request.state[RESPONSE_HEADERS] = [("Set-Cookie", "old=; Max-Age=0")]
+            request.add_response_header("Set-Cookie", "old=; Max-Age=0")
             return None
 
     hub = authhub_make_hub(load_entry_points=False, plugins={"expiring": Expiring()}, schemes=["expiring"])

@@ -50,8 +50,23 @@ def test_a_scheme_without_the_hook_is_named_in_the_error(
     hub: authhub.AuthHub, authhub_user: Any, authhub_auth_headers: Any
 ) -> None:
     dave = authhub_user("dave", hub=hub)
-    with pytest.raises(LookupError, match=r"scheme 'nope' cannot make test credentials.*can: key, pass"):
+    with pytest.raises(
+        LookupError, match=r"scheme 'nope' cannot make test credentials: .*not installed.*installed schemes: key, pass"
+    ):
         authhub_auth_headers(dave, "nope")
+
+
+def test_a_scheme_without_the_auth_headers_hook_makes_none(
+    authhub_make_hub: Any, authhub_user: Any, authhub_auth_headers: Any
+) -> None:
+    class Silent:
+        @authhub.hookimpl
+        def authenticate(self) -> None:
+            return None
+
+    hub = authhub_make_hub(load_entry_points=False, plugins={"silent": Silent()}, schemes=["silent"])
+    with pytest.raises(LookupError, match="scheme 'silent' made no credentials for 'erin'"):
+        authhub_auth_headers(authhub_user("erin", hub=hub), "silent")
 
 
 def test_a_scheme_that_needs_the_password_says_so(hub: authhub.AuthHub, authhub_auth_headers: Any) -> None:

@@ -11,9 +11,7 @@ few examples per test: the whole folder must stay within a few minutes.
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,11 +25,10 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 import authhub
 from authhub import AuthHub
-from authhub.testing import POSTGRES_ADMIN_URL, hub_for_tests
+from authhub.testing import hub_for_tests
 from authhub_oauth.clients import issue_token
 from authhub_oauth.models import OAuthClient
-from authhub_session import csrf
-from authhub_session.sessions import sessions_of
+from authhub_session import SessionScheme, csrf
 from authhub_token import create_token
 
 settings.register_profile(
@@ -101,7 +98,7 @@ def seed(hub: AuthHub, names: tuple[str, ...] = ("alice", "bob", "carol"), forme
         user = hub.users.create(name, password)
         token = create_token(hub, name, name="integration").key
         bearer = issue_token(hub, OAUTH_CLIENT, user, ["read"])
-        session_id, data = sessions_of(hub).start(user)
+        session_id, data = hub.find_scheme(SessionScheme).start(user)
         people[name] = Person(name, password, token, bearer, session_id, csrf.mask(data.csrf_secret))
     for name in former:
         hub.users.deactivate(name)
@@ -137,24 +134,6 @@ def make_postgres_world(authhub_postgres_url: str, tmp_path: Path) -> Iterator[C
     yield make
     for made in worlds:
         made.hub.close()
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh database on the PostgreSQL server for as long as the block runs (for module-scoped worlds)."""
-    from sqlalchemy.engine import make_url
-
-    admin_url = make_url(os.environ.get("AUTHHUB_TEST_POSTGRES", POSTGRES_ADMIN_URL))
-    name = f"authhub_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def wsgi_client(hub: AuthHub, address: str = "127.0.0.1") -> httpx.Client:

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 
 from authhub import AuthenticationFailed, AuthHub, Request
 from authhub_oauth.models import OAuthClient, OAuthToken, digest, utcnow
+from authhub_session import SessionScheme
 from authhub_session import api as session_api
-from authhub_session.sessions import sessions_of
 from authhub_token import TokenError, create_token, list_tokens, revoke_token
 from authhub_token.models import Token
 
@@ -179,7 +179,7 @@ def test_sessions_logged_out_concurrently_stay_logged_out(
         settings.update(redis_url=authhub_redis_url, redis_prefix=f"authhub-test-{uuid.uuid4().hex}:")
     hub = make_postgres_world(session=settings).hub
     user = hub.users.create("sessioner", "pw")
-    sessions = sessions_of(hub)
+    sessions = hub.find_scheme(SessionScheme)
     ids = [sessions.start(user)[0] for _ in range(30)]
     ended_at: dict[str, float] = {}
     violations = []

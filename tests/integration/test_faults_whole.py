@@ -24,11 +24,11 @@ import pytest
 import authhub
 from authhub.asgi import AuthMiddleware
 from authhub.testing import hub_for_tests
-from authhub_session.sessions import sessions_of
+from authhub.testservers import PostgresServer, RedisServer
+from authhub_session import SessionScheme
 from authhub_token.keys import RANDOM_LENGTH
 
 from .conftest import SCHEMES, World, basic, make_world, seed, wsgi_client
-from .servers import PostgresServer, RedisServer
 from .strategies import well_formed_key
 
 UNAVAILABLE = {"detail": "Authentication store unavailable."}
@@ -171,7 +171,7 @@ def test_redis_down_for_the_session_store(tmp_path: Path, redis_server: RedisSer
     # This Redis keeps nothing on disk: the old session is gone, so it is anonymous (never someone else) ...
     assert whoami(client, alice.headers("session"))[1] == {"authenticated": False, "user": None, "scheme": None}
     # ... and new sessions work at once.
-    session_id, _ = sessions_of(world.hub).start(world.hub.users.get_by_username("bob"))
+    session_id, _ = world.hub.find_scheme(SessionScheme).start(world.hub.users.get_by_username("bob"))
     assert whoami(client, {"Cookie": f"authhub_session={session_id}"})[1]["user"] == "bob"
     world.hub.close()
 

@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 from authhub import AuthhubError, Request
 from authhub.asgi import AuthMiddleware
 from authhub.server import make_app
+from authhub.testing import postgres_database
 
-from .conftest import SCHEMES, World, basic, make_world, postgres_database
+from .conftest import SCHEMES, World, basic, make_world
 from .strategies import Hostile, authorization_values, cookie_values, hostile_requests
 
 PROFILE = settings.get_profile("authhub-integration")
@@ -242,12 +243,11 @@ def test_the_wsgi_stack_with_the_lockout_on(locking_world: World, data: st.DataO
 
 def login_csrf(world: World) -> tuple[tuple[str, str], ...]:
     """The login form's pre-session cookie, its masked token and the site's Origin: the form is read."""
-    from authhub_session import csrf
-    from authhub_session.sessions import sessions_of
+    from authhub_session import SessionScheme, csrf
 
     secret = secrets.token_urlsafe(32)
-    return (("Cookie", f"{sessions_of(world.hub).login_cookie.name}={secret}"), ("X-CSRF-Token", csrf.mask(secret)),
-            ("Origin", "http://127.0.0.1"))
+    cookie = world.hub.find_scheme(SessionScheme).login_cookie.name
+    return (("Cookie", f"{cookie}={secret}"), ("X-CSRF-Token", csrf.mask(secret)), ("Origin", "http://127.0.0.1"))
 
 
 def form_request(world: World, path: str, fields: dict[str, str], basic_credentials: tuple[str, str] | None

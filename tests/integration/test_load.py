@@ -25,9 +25,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from authhub.testing import FAST_HASHING
+from authhub.testservers import free_port
 
 from .conftest import SCHEMES, World, basic, make_world
-from .servers import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

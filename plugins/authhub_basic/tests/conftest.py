@@ -34,13 +34,26 @@ def refusal(hub: authhub.AuthHub, authorization: str, *, client: str = "127.0.0.
     return caught.value
 
 
+def ready(hub: authhub.AuthHub) -> authhub.AuthHub:
+    """With Basic's cache on, wait until the hub's invalidation channel is current.
+
+    The cache answers only while it is (fails closed otherwise), and the
+    listener starts on first use: without this, a test's second request
+    could miss the cache merely because the listener is still starting.
+    """
+    if hub.settings.section("basic")["cache_ttl"] > 0:
+        assert hub.changes.wait_until_current(5.0), "the invalidation channel did not become current"
+    return hub
+
+
 @pytest.fixture
 def make_hub(authhub_make_hub: Callable[..., authhub.AuthHub]) -> Callable[..., authhub.AuthHub]:
     """Hubs whose chain is Basic alone unless ``schemes`` says otherwise."""
 
     def make(**settings: Any) -> authhub.AuthHub:
         settings.setdefault("schemes", ["basic"])
-        return authhub_make_hub(**settings)
+        hub = authhub_make_hub(**settings)
+        return ready(hub) if settings.get("upgrade", True) else hub
 
     return make
 

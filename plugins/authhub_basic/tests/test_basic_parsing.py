@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import authhub
-from authhub_basic import Credentials, basic_token, decode_token, encode_credentials
+from authhub_basic import Credentials, decode_token, encode_credentials
 
 from .conftest import PASSWORD, basic, refusal, request
 
@@ -18,13 +18,20 @@ def b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
+def basic_token(header: str | None, max_size: int = 8192) -> str | None:
+    """The token the core's reader hands the scheme for ``header`` (``None``: not a Basic header)."""
+    items = [] if header is None else [("Authorization", header)]
+    return authhub.Request("GET", "/", items).credentials("Basic", max_size)
+
+
 # -- which headers are Basic at all ------------------------------------------------
 
 
 @pytest.mark.parametrize("header", [None, "", "Bearer abc", "Token abc", "Basicabc", "Digest username=x",
                                     "Bearer\tBasic"])
-def test_a_header_that_is_not_basic_is_not_ours(header):
+def test_a_header_that_is_not_basic_is_not_ours(hub, header):
     assert basic_token(header, 8192) is None
+    assert hub.authenticate(request(hub, header)).scheme is None
 
 
 @pytest.mark.parametrize("scheme", ["Basic", "basic", "BASIC", "bAsIc"])
@@ -81,7 +88,8 @@ MALFORMED = {
 @pytest.mark.parametrize("header, reason", list(MALFORMED.values()), ids=list(MALFORMED))
 def test_a_malformed_basic_header_is_a_401_that_says_what_is_wrong(hub, alice, header, reason):
     error = refusal(hub, header)
-    assert isinstance(error, authhub.AuthenticationFailed)
+    assert isinstance(error, authhub.MalformedCredentials)
+    assert error.reason == reason
     assert error.status_code == 401
     assert error.detail == f"Invalid Basic authorization header: {reason}."
     assert error.scheme == "basic"
@@ -106,6 +114,7 @@ def test_the_size_limit_is_a_setting_and_a_header_at_the_limit_passes(make_hub):
 
 def test_the_size_limit_leaves_other_schemes_headers_alone(hub):
     assert basic_token("Bearer " + "a" * 100_000, 8192) is None
+    assert hub.authenticate(request(hub, "Bearer " + "a" * 100_000)).scheme is None
 
 
 def test_no_detail_ever_repeats_what_was_sent(hub, alice):
@@ -162,7 +171,7 @@ def test_any_utf8_user_id_and_password_survive_the_round_trip(user_id, password)
 def test_any_token_decodes_or_is_refused_with_a_401(token):
     try:
         decode_token(token)
-    except authhub.AuthenticationFailed as error:
+    except authhub.MalformedCredentials as error:
         assert error.status_code == 401
         assert error.detail.startswith("Invalid Basic authorization header: ")
 

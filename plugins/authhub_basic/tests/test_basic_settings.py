@@ -10,8 +10,9 @@ import pytest
 import authhub
 import authhub_basic
 from authhub.http import error_response
+from authhub_basic import BasicScheme, BasicSettings
 
-from .conftest import PASSWORD, basic, refusal, request
+from .conftest import PASSWORD, basic, request
 
 
 def challenge_lines(hub: authhub.AuthHub, authorization: str | None = None, **headers: str) -> list[str]:
@@ -55,10 +56,10 @@ def test_quotes_and_backslashes_in_the_realm_are_escaped(make_hub):
 
 
 def test_a_realm_with_a_control_character_is_a_configuration_error(make_hub):
-    hub = make_hub(basic={"realm": "bad\r\nSet-Cookie: x=y"})
-    error = refusal(hub, basic("alice", PASSWORD))
-    assert isinstance(error, authhub.ConfigurationError)
-    assert error.detail == "basic.realm: must not contain control characters"
+    # Checked once, when the hub is built: a hub that cannot send its challenge never starts.
+    with pytest.raises(authhub.ConfigurationError) as caught:
+        make_hub(basic={"realm": "bad\r\nSet-Cookie: x=y"})
+    assert caught.value.detail == "plugin 'basic': basic.realm: must not contain control characters"
 
 
 def test_script_clients_get_xbasic(hub):
@@ -71,12 +72,20 @@ def test_script_clients_get_xbasic(hub):
     ({"max_header_size": 4}, "basic.max_header_size: must be at least 16, got 4"),
 ])
 def test_out_of_range_settings_fail_closed_with_a_clear_message(make_hub, section, message):
-    hub = make_hub(basic=section)
-    hub.users.create("alice", PASSWORD)
-    error = refusal(hub, basic("alice", PASSWORD))
-    assert isinstance(error, authhub.ConfigurationError)
+    # The hub refuses to start (so no request is ever answered with these settings).
+    with pytest.raises(authhub.ConfigurationError) as caught:
+        make_hub(basic=section)
+    error = caught.value
     assert error.status_code == 500
-    assert error.detail == message
+    assert error.detail == f"plugin 'basic': {message}"
+
+
+def test_out_of_range_settings_are_reported_by_a_hub_that_does_not_check_its_chain(make_hub):
+    # What ``authhub plugins`` shows on a broken installation.
+    hub = make_hub(upgrade=False, check_chain=False, basic={"cache_ttl": -1})
+    info = next(info for info in hub.plugins if info.name == "basic")
+    assert info.error == "basic.cache_ttl: must be 0 (off) or a number of seconds, got -1.0"
+    assert "basic" not in hub.installed_schemes
 
 
 def test_unknown_or_mistyped_settings_are_refused_when_the_hub_is_built(make_hub):
@@ -95,7 +104,30 @@ def test_the_installed_entry_point_is_the_scheme_basic(make_hub):
     assert "basic" in hub.installed_schemes
     info = next(info for info in hub.plugins if info.name == "basic")
     assert (info.distribution, info.version, info.error) == ("authhub-basic", authhub_basic.__version__, None)
-    assert set(info.hooks) == {"auth_headers", "authenticate", "challenge", "scheme_settings", "user_changed"}
+    assert set(info.hooks) == {
+        "aauthenticate", "auth_headers", "authenticate", "challenge", "create_scheme", "invalidated",
+        "scheme_settings",
+    }
+    scheme = hub.scheme_object("basic")
+    assert isinstance(scheme, BasicScheme)
+    assert hub.find_scheme(BasicScheme) is scheme
+    assert (scheme.hub, scheme.name, scheme.position) == (hub, "basic", 300)
+
+
+def test_the_position_in_the_default_chain_and_the_openapi_description(make_hub):
+    hub = make_hub(schemes=None)
+    assert BasicScheme.position == 300
+    assert hub.openapi("basic") == {
+        "type": "http", "scheme": "basic", "description": "authhub-basic: HTTP Basic (RFC 7617).",
+    }
+
+
+def test_settings_are_checked_once_into_a_value(make_hub):
+    hub = make_hub(basic={"realm": "billing", "cache_ttl": 5, "cache_size": 7, "max_header_size": 100})
+    assert hub.find_scheme(BasicScheme).config == BasicSettings("billing", 5.0, 7, 100)
+    assert BasicSettings.from_section(hub.settings.section("basic")).challenge == (
+        'Basic realm="billing", charset="UTF-8"'
+    )
 
 
 def test_the_package_is_typed():
@@ -103,9 +135,13 @@ def test_the_package_is_typed():
 
 
 def test_auth_headers_makes_working_credentials(hub, alice):
-    implementation = hub.hooks.implementation("auth_headers", "basic")
-    assert implementation is not None
-    headers = implementation.function(user=alice, password=PASSWORD)
+    headers = hub.auth_headers("basic", alice, PASSWORD)
     assert headers == {"Authorization": basic("alice", PASSWORD)}
     assert hub.authenticate(request(hub, headers["Authorization"])).user == alice
-    assert implementation.function(user=alice, password=None) is None
+    assert hub.auth_headers("basic", alice, None) is None
+
+
+def test_the_test_fixtures_make_working_basic_credentials(authhub_hub, authhub_user, authhub_auth_headers):
+    user = authhub_user("zed", PASSWORD)
+    headers = authhub_auth_headers(user, scheme="basic")
+    assert authhub_hub.authenticate(request(authhub_hub, headers["Authorization"])).user == user

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 import authhub
-from authhub.users import SQLUserStore
+from authhub import SQLUserStore
+from authhub_basic import BasicScheme
 
 from .conftest import PASSWORD, basic, request
 
@@ -49,9 +50,18 @@ def assert_same_cost(timings: list[tuple[float, float]], label: str) -> None:
 
 
 def refused(hub: authhub.AuthHub, authorization: str) -> Callable[[], object]:
+    """One attempt that must end in the store's own refusal.
+
+    Checking the exact error keeps the measure honest: two requests refused
+    early for the same other reason (malformed, locked out, a fault) take
+    the same time whatever the store does, and would prove nothing.
+    """
+
     def attempt() -> object:
-        with pytest.raises(authhub.AuthenticationFailed):
+        with pytest.raises(authhub.AuthenticationFailed) as caught:
             hub.authenticate(request(hub, authorization))
+        assert type(caught.value) is authhub.AuthenticationFailed
+        assert caught.value.detail == "Invalid username/password."
         return None
 
     return attempt
@@ -65,6 +75,20 @@ def test_unknown_user_and_wrong_password_take_the_same_time(make_hub):
     wrong = refused(hub, basic("alice", PASSWORD + "!"))
     paired_timings(unknown, wrong, 5)  # warm up: the dummy hash, the connection pool
     assert_same_cost(paired_timings(unknown, wrong, 150), "in the chain")
+
+
+@pytest.mark.slow
+def test_with_the_cache_on_too(make_hub):
+    # Failures are never cached, so an unknown user still pays the dummy hash; the right
+    # password, verified once and cached, must not make the wrong one any cheaper.
+    hub = make_hub(**HASHING, basic={"cache_ttl": 60})
+    hub.users.create("alice", PASSWORD)
+    hub.authenticate(request(hub, basic("alice", PASSWORD)))
+    unknown = refused(hub, basic("mallory", PASSWORD))
+    wrong = refused(hub, basic("alice", PASSWORD + "!"))
+    paired_timings(unknown, wrong, 5)
+    assert_same_cost(paired_timings(unknown, wrong, 100), "with the cache on")
+    assert len(hub.find_scheme(BasicScheme).cache) == 1
 
 
 @pytest.mark.slow
@@ -87,15 +111,11 @@ def test_over_http_too(make_hub, authhub_live_server):
     assert_same_cost(timings, "over HTTP")
 
 
-class LeakyUsers:
+class LeakyStore:
     """A user store that answers unknown users at once: what the measure above must catch."""
 
     def __init__(self, hub: authhub.AuthHub) -> None:
         self.store = SQLUserStore(hub)
-
-    @authhub.hookimpl
-    def user_store(self, hub: authhub.AuthHub) -> LeakyUsers:
-        return self
 
     def check_password(self, username: str, password: str) -> authhub.User:
         if self.store.get_by_username(username) is None:
@@ -105,14 +125,22 @@ class LeakyUsers:
     def get(self, user_id: object) -> authhub.User | None:
         return self.store.get(user_id)
 
+    def get_by_username(self, username: str) -> authhub.User | None:
+        return self.store.get_by_username(username)
+
+
+class LeakyUsers:
+    @authhub.hookimpl
+    def user_store(self, hub: authhub.AuthHub) -> LeakyStore:
+        return LeakyStore(hub)
+
 
 @pytest.mark.slow
 def test_the_measure_catches_a_store_that_skips_the_dummy_hash(make_hub):
-    hub = make_hub(**HASHING)
-    leaky = LeakyUsers(hub)
-    hub.register(leaky, "leaky")
-    leaky.store.create("alice", PASSWORD)
-    assert hub.users is leaky
+    # The same measure, the same hashing, the same chain: only the store differs.
+    hub = make_hub(**HASHING, plugins={"leaky": LeakyUsers()})
+    assert isinstance(hub.users, LeakyStore)
+    hub.users.store.create("alice", PASSWORD)
     unknown = refused(hub, basic("mallory", PASSWORD))
     wrong = refused(hub, basic("alice", PASSWORD + "!"))
     paired_timings(unknown, wrong, 5)

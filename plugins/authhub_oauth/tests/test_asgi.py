@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 
-import authhub_oauth
 from authhub import AuthHub
 from authhub.asgi import AuthMiddleware
 
@@ -32,7 +31,7 @@ def call(hub: AuthHub, headers: dict[str, str]) -> httpx.Response:
 
 def test_bearer_token_over_asgi(hub: AuthHub) -> None:
     user = hub.users.create("dave", PASSWORD)
-    answer = call(hub, authhub_oauth.auth_headers(hub, user))
+    answer = call(hub, hub.auth_headers("oauth", user))
 
     assert answer.status_code == 200
     assert answer.text == "oauth:dave"

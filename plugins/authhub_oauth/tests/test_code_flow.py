@@ -17,7 +17,6 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 import authhub
 from authhub_oauth.clients import create_client
-from authhub_oauth.server import server_for
 
 from .conftest import REDIRECT_URI, Browser, hidden_field
 
@@ -339,4 +338,4 @@ def test_without_an_issuer_there_is_no_metadata_whatever_the_host(base: str) -> 
 def test_the_issuer_setting_is_checked(authhub_make_hub: Any) -> None:
     for bad in ("issuer.example", "https://issuer.example/?tenant=1", "http://issuer.example"):
         with pytest.raises(authhub.ConfigurationError, match="oauth.issuer"):
-            server_for(authhub_make_hub(schemes=["oauth"], oauth={"issuer": bad}))
+            authhub_make_hub(schemes=["oauth"], oauth={"issuer": bad})

@@ -10,9 +10,10 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 
 from authhub import AuthHub, Request, StoreUnavailable
-from authhub_oauth import InvalidToken
-from authhub_oauth.clients import create_client, revoke_tokens
-from authhub_oauth.validators import TTLCache
+from authhub_oauth import InvalidToken, OAuthScheme
+from authhub_oauth.clients import create_client, delete_client, revoke_tokens
+from authhub_oauth.models import digest
+from authhub_oauth.validators import IntrospectionValidator
 
 
 @pytest.fixture
@@ -34,12 +35,19 @@ def api_credentials(issuer: AuthHub) -> tuple[str, str]:
     return client.client_id, secret
 
 
-def api_hub(make: Callable[..., AuthHub], url: str, credentials: tuple[str, str], cache_seconds: int) -> AuthHub:
+def api_hub(make: Callable[..., AuthHub], url: str, credentials: tuple[str, str], cache_seconds: int,
+            cache_size: int = 1024) -> AuthHub:
     return make(schemes=["oauth"], oauth={
         "token_source": "introspection", "introspection_url": url,
         "introspection_client_id": credentials[0], "introspection_client_secret": credentials[1],
-        "introspection_cache_seconds": cache_seconds,
+        "introspection_cache_seconds": cache_seconds, "introspection_cache_size": cache_size,
     })
+
+
+def validator_of(hub: AuthHub) -> IntrospectionValidator:
+    validator = hub.find_scheme(OAuthScheme).resource.validator
+    assert isinstance(validator, IntrospectionValidator)
+    return validator
 
 
 def service_token(issuer: AuthHub, base: str) -> tuple[str, str]:
@@ -115,14 +123,52 @@ def test_unreachable_introspection_endpoint_fails_closed(authhub_make_hub: Calla
         identity(api, "some-token")
 
 
-def test_cache_is_bounded_and_expires() -> None:
-    cache = TTLCache(max_entries=2, max_age=60)
-    cache.put("a", {"active": True})
-    cache.put("b", {"active": True})
-    cache.put("c", {"active": True})
+def test_cache_is_bounded_and_never_outlives_the_token(
+    authhub_make_hub: Callable[..., AuthHub], issuer: AuthHub, issuer_base: str, api_credentials: tuple[str, str]
+) -> None:
+    # Kept for two hours at most; the issuer's tokens live one.
+    api = api_hub(authhub_make_hub, f"{issuer_base}/oauth/introspect", api_credentials, cache_seconds=7200,
+                  cache_size=2)
+    cache = validator_of(api).cache
+    assert cache is not None
+    tokens = [service_token(issuer, issuer_base)[1] for _ in range(3)]
+    for token in tokens:
+        identity(api, token)
     assert len(cache) == 2
-    assert cache.get("a") is None
-    assert cache.get("c") == {"active": True}
+    assert cache.get(digest(tokens[0])) is None
+    kept = cache.get(digest(tokens[2]))
+    assert kept is not None and kept.answer["active"] is True
 
-    cache.put("short", {"active": True}, max_age=0)
-    assert cache.get("short") is None
+    exp = kept.answer["exp"]
+    assert cache.get(digest(tokens[2]), now=exp - 1) is not None
+    assert cache.get(digest(tokens[2]), now=exp) is None  # the token's own expiry, sooner than two hours
+
+
+def test_without_cache_seconds_nothing_is_kept(
+    authhub_make_hub: Callable[..., AuthHub], issuer_base: str, api_credentials: tuple[str, str]
+) -> None:
+    api = api_hub(authhub_make_hub, f"{issuer_base}/oauth/introspect", api_credentials, cache_seconds=0)
+    assert validator_of(api).cache is None
+
+
+def test_invalidations_drop_kept_answers(
+    authhub_make_hub: Callable[..., AuthHub], issuer: AuthHub, issuer_base: str, api_credentials: tuple[str, str]
+) -> None:
+    """A revocation or client deletion announced to the resource server's hub ends the cached answer."""
+    api = api_hub(authhub_make_hub, f"{issuer_base}/oauth/introspect", api_credentials, cache_seconds=60)
+    client_id, token = service_token(issuer, issuer_base)
+    other_client, other_token = service_token(issuer, issuer_base)
+    identity(api, token)
+    identity(api, other_token)
+    assert revoke_tokens(issuer, token=token) == 1
+    assert identity(api, token).auth.client_id == client_id  # type: ignore[attr-defined]
+
+    api.invalidate("oauth-token", digest(token))
+    with pytest.raises(InvalidToken, match="not active"):
+        identity(api, token)
+
+    delete_client(issuer, other_client)
+    assert identity(api, other_token).auth.client_id == other_client  # type: ignore[attr-defined]
+    api.invalidate("oauth-client", other_client)
+    with pytest.raises(InvalidToken, match="not active"):
+        identity(api, other_token)

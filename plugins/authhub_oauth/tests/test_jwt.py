@@ -17,10 +17,9 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 import authhub
-from authhub import AuthHub, Request, Response
-from authhub.server import Route
-from authhub_oauth import AccessToken, ClientPrincipal, InvalidToken
-from authhub_oauth.resource import resource_for
+from authhub import AuthHub, Request, Response, Route
+from authhub_oauth import AccessToken, ClientPrincipal, InvalidToken, OAuthScheme
+from authhub_oauth.validators import JWTTokenValidator
 
 from .conftest import PASSWORD
 
@@ -145,7 +144,9 @@ def test_unknown_kid_rereads_the_jwks(hub: AuthHub, jwks_file: Path, signing_key
     assert authenticate(hub, sign(signing_key)).is_authenticated  # first load
     rotated = RSAKey.generate_key(2048, {"kid": "key-2"}, private=True)
     jwks_file.write_text(json.dumps(KeySet([signing_key, rotated]).as_dict(private=False)))
-    resource_for(hub, hub.settings.section("oauth")).validator.keys.min_refresh = 0
+    validator = hub.find_scheme(OAuthScheme).resource.validator
+    assert isinstance(validator, JWTTokenValidator)
+    validator.keys.min_refresh = 0
 
     assert authenticate(hub, sign(rotated)).user.username == "alice"
 
@@ -161,12 +162,11 @@ def test_not_a_jwt(hub: AuthHub) -> None:
 def test_hmac_in_the_allow_list_is_a_configuration_error(
     authhub_make_hub: Callable[..., AuthHub], jwks_file: Path
 ) -> None:
-    hub = authhub_make_hub(schemes=["oauth"], oauth={
-        "token_source": "jwt", "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE, "jwks": str(jwks_file),
-        "jwt_algorithms": ["RS256", "HS256"],
-    })
     with pytest.raises(authhub.ConfigurationError, match="HS256"):
-        resource_for(hub, hub.settings.section("oauth"))
+        authhub_make_hub(schemes=["oauth"], oauth={
+            "token_source": "jwt", "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE, "jwks": str(jwks_file),
+            "jwt_algorithms": ["RS256", "HS256"],
+        })
 
 
 class JWKSRoute:
@@ -205,9 +205,8 @@ def test_jwks_from_a_url_over_http(
 def test_jwks_over_plain_http_to_another_host_is_a_configuration_error(
     authhub_make_hub: Callable[..., AuthHub]
 ) -> None:
-    hub = authhub_make_hub(schemes=["oauth"], oauth={
-        "token_source": "jwt", "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE,
-        "jwks": "http://issuer.example/jwks.json",
-    })
     with pytest.raises(authhub.ConfigurationError, match="must use https"):
-        resource_for(hub, hub.settings.section("oauth"))
+        authhub_make_hub(schemes=["oauth"], oauth={
+            "token_source": "jwt", "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE,
+            "jwks": "http://issuer.example/jwks.json",
+        })

@@ -10,8 +10,7 @@ import requests
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from authhub import AuthHub
-from authhub.store import Base
+from authhub import AuthHub, Base
 
 from .conftest import PASSWORD
 
@@ -37,7 +36,7 @@ def test_migration_matches_the_models(
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     ours = [change for change in diff if "oauth_" in repr(change)]
     assert ours == []
-    assert "oauth_0001" in hub.store.current_revisions(hub.migration_directories())
+    assert "oauth_0002" in hub.store.current_revisions(hub.migration_directories())
 
 
 def test_authhub_auth_headers_fixture_gives_a_working_bearer_token(

@@ -12,9 +12,7 @@ import sqlalchemy as sa
 from authlib.integrations.requests_client import OAuth2Session
 
 import authhub
-import authhub_oauth
-from authhub import AuthHub, Request, Response
-from authhub.server import Route
+from authhub import AuthHub, Request, Response, Route
 from authhub_oauth import AccessToken, scopes_required
 from authhub_oauth.models import OAuthToken
 
@@ -140,7 +138,7 @@ def test_other_schemes_credentials_are_not_ours(hub: AuthHub) -> None:
 
 def test_token_of_a_deactivated_user_stops_working(hub: AuthHub, base: str) -> None:
     user = hub.users.create("bob", PASSWORD)
-    token = authhub_oauth.auth_headers(hub, user)["Authorization"]
+    token = hub.auth_headers("oauth", user)["Authorization"]
     assert requests.get(f"{base}/whoami", headers={"Authorization": token}, timeout=10).json()["user"] == "bob"
 
     hub.users.deactivate("bob")
@@ -151,12 +149,11 @@ def test_token_of_a_deactivated_user_stops_working(hub: AuthHub, base: str) -> N
 
 def test_token_of_a_user_deactivated_elsewhere_is_refused(hub: AuthHub, base: str) -> None:
     """Another process deactivated the user (no user_changed here): the token is still refused."""
-    from authhub.users import UserRecord
-
+    users = authhub.SQLUserStore.table
     user = hub.users.create("frank", PASSWORD)
-    token = authhub_oauth.auth_headers(hub, user)["Authorization"]
+    token = hub.auth_headers("oauth", user)["Authorization"]
     with hub.store.session() as session:
-        session.execute(sa.update(UserRecord).where(UserRecord.id == user.id).values(is_active=False))
+        session.execute(sa.update(users).where(users.c.id == user.id).values(is_active=False))
 
     answer = requests.get(f"{base}/whoami", headers={"Authorization": token}, timeout=10)
     assert answer.status_code == 401
@@ -164,7 +161,7 @@ def test_token_of_a_user_deactivated_elsewhere_is_refused(hub: AuthHub, base: st
 
 
 def test_request_auth_is_the_access_token(hub: AuthHub, alice: Any) -> None:
-    bearer = authhub_oauth.auth_headers(hub, alice)["Authorization"]
+    bearer = hub.auth_headers("oauth", alice)["Authorization"]
     request = Request("GET", "/", [("Authorization", bearer)], hub=hub)
 
     assert request.auth_scheme == "oauth"
@@ -183,7 +180,7 @@ def test_two_authorization_headers_are_a_bad_request(hub: AuthHub) -> None:
 
 def test_password_change_revokes_the_users_tokens(hub: AuthHub, base: str) -> None:
     user = hub.users.create("erin", PASSWORD)
-    token = authhub_oauth.auth_headers(hub, user)["Authorization"]
+    token = hub.auth_headers("oauth", user)["Authorization"]
     assert requests.get(f"{base}/whoami", headers={"Authorization": token}, timeout=10).status_code == 200
 
     hub.users.set_password("erin", "a brand new passphrase")

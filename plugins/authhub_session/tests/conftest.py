@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import authhub
+from authhub_session import SessionScheme
 
 PASSWORD = "correct horse battery staple"
 
@@ -43,8 +44,9 @@ def sql_store_kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def _hub_factory(kind: str, request: pytest.FixtureRequest) -> Callable[..., authhub.AuthHub]:
-    make_hub = request.getfixturevalue("authhub_make_hub")
+def _hub_factory(kind: str, request: pytest.FixtureRequest,
+                 base: str = "authhub_make_hub") -> Callable[..., authhub.AuthHub]:
+    make_hub = request.getfixturevalue(base)
 
     def make(**settings: Any) -> authhub.AuthHub:
         settings.setdefault("schemes", ["session"])
@@ -72,14 +74,26 @@ def make_sql_hub(sql_store_kind: str, request: pytest.FixtureRequest) -> Callabl
 
 
 @pytest.fixture
+def make_account_hub(store_kind: str, request: pytest.FixtureRequest) -> Callable[..., authhub.AuthHub]:
+    """Like ``make_hub``, with users in an application's own table (string UUID ids, ``hub.users.add``)."""
+    return _hub_factory(store_kind, request, "authhub_account_hub")
+
+
+@pytest.fixture
 def make_redis_hub(request: pytest.FixtureRequest) -> Callable[..., authhub.AuthHub]:
     """Like ``make_hub``, on Redis only."""
     return _hub_factory("redis", request)
 
 
 @pytest.fixture
-def hub(make_hub: Callable[..., authhub.AuthHub]) -> authhub.AuthHub:
-    return make_hub()
+def bank() -> Bank:
+    return Bank()
+
+
+@pytest.fixture
+def hub(make_hub: Callable[..., authhub.AuthHub], bank: Bank) -> authhub.AuthHub:
+    """A hub on ``store_kind`` whose chain is the session scheme, with the ``bank`` plugin's route."""
+    return make_hub(plugins={"bank": bank})
 
 
 @pytest.fixture
@@ -97,6 +111,18 @@ def get(hub: authhub.AuthHub, path: str = "/", *, method: str = "GET", cookie: s
     return authhub.Request(method, path, lines, hub=hub, host="testserver", url_scheme=url_scheme, body=body)
 
 
+def sessions_of(hub: authhub.AuthHub) -> SessionScheme:
+    """The hub's session scheme object."""
+    return hub.find_scheme(SessionScheme)
+
+
+def session_headers(hub: authhub.AuthHub, user: Any) -> dict[str, str]:
+    """A logged-in session's ``Cookie`` and ``X-CSRF-Token`` headers (the scheme's ``auth_headers``)."""
+    headers = hub.auth_headers("session", user)
+    assert headers is not None
+    return headers
+
+
 class Bank:
     """A test plugin: ``POST /transfer`` moves money for the signed-in user and records it."""
 
@@ -104,10 +130,8 @@ class Bank:
         self.transfers: list[tuple[str, str]] = []
 
     @authhub.hookimpl
-    def serve_routes(self) -> list[Any]:
-        from authhub.server import Route
-
-        return [Route("/transfer", self.transfer, ("POST",))]
+    def serve_routes(self) -> list[authhub.Route]:
+        return [authhub.Route("/transfer", self.transfer, ("POST",))]
 
     def transfer(self, request: authhub.Request) -> authhub.Response:
         if not request.identity.is_authenticated:
@@ -127,13 +151,6 @@ class ApiKeyScheme:
         if values != ["alice-key"]:
             raise authhub.AuthenticationFailed("Unknown API key.")
         return hub.users.get_by_username("alice"), "alice-key"
-
-
-@pytest.fixture
-def bank(hub: authhub.AuthHub) -> Bank:
-    plugin = Bank()
-    hub.register(plugin, "bank")
-    return plugin
 
 
 @pytest.fixture

@@ -67,10 +67,9 @@ def auto_submit(action: str) -> str:
 
 @pytest.fixture
 def app(authhub_make_hub: Callable[..., authhub.AuthHub], authhub_live_server) -> tuple[str, Bank]:
-    hub = authhub_make_hub(schemes=["session"])
-    hub.users.create("alice", PASSWORD)
     bank = Bank()
-    hub.register(bank, "bank")
+    hub = authhub_make_hub(schemes=["session"], plugins={"bank": bank})
+    hub.users.create("alice", PASSWORD)
     return authhub_live_server(hub), bank
 
 

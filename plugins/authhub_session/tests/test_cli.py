@@ -12,8 +12,10 @@ import pytest
 
 import authhub
 from authhub.testing import hub_for_tests
-from authhub_session.sessions import session_id_digest, sessions_of
+from authhub_session.scheme import session_id_digest
 from authhub_session.stores import SessionData, utcnow
+
+from .conftest import sessions_of
 
 
 def run(directory: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
@@ -37,7 +39,7 @@ def test_purge_deletes_expired_sessions(tmp_path: Path) -> None:
     sessions = sessions_of(hub)
     live_id, _ = sessions.start(alice)
     now = utcnow()
-    sessions.store.add(SessionData(session_id_digest("E" * 43), alice.id, "c" * 43,
+    sessions.store.add(SessionData(session_id_digest("E" * 43), str(alice.id), "c" * 43,
                                    now - dt.timedelta(hours=1), now - dt.timedelta(hours=1)), 3600)
 
     result = run(tmp_path, "sessions", "purge")
@@ -82,7 +84,7 @@ def test_purge_on_redis(tmp_path: Path, authhub_redis_url: str, redis_prefix: st
     alice = hub.users.create("alice", "pw")
     sessions = sessions_of(hub)
     now = utcnow()
-    sessions.store.add(SessionData(session_id_digest("E" * 43), alice.id, "c" * 43,
+    sessions.store.add(SessionData(session_id_digest("E" * 43), str(alice.id), "c" * 43,
                                    now - dt.timedelta(hours=13), now), 3600)
     live_id, _ = sessions.start(alice)
 

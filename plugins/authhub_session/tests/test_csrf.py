@@ -8,7 +8,7 @@ import pytest
 import authhub
 from authhub_session import csrf
 
-from .conftest import ApiKeyScheme, Bank, get
+from .conftest import ApiKeyScheme, Bank, get, session_headers
 
 
 def test_masked_tokens_differ_but_carry_the_secret() -> None:
@@ -37,9 +37,7 @@ def test_normalize_origin(origin: str, normal: str) -> None:
 
 @pytest.fixture
 def signed_in(hub: authhub.AuthHub, alice: authhub.User) -> dict[str, str]:
-    hook = hub.hooks.implementation("auth_headers", "session")
-    assert hook is not None
-    return hook.function(hub=hub, user=alice)
+    return session_headers(hub, alice)
 
 
 def post(client: httpx.Client, cookie: str, **kwargs) -> httpx.Response:
@@ -103,7 +101,7 @@ def test_another_sites_origin_is_refused_even_with_the_token(
 def test_trusted_origins(make_hub) -> None:
     hub = make_hub(session={"trusted_origins": ["https://app.example.com"]})
     alice = hub.users.create("alice", "pw")
-    headers = hub.hooks.implementation("auth_headers", "session").function(hub=hub, user=alice)
+    headers = session_headers(hub, alice)
     token = {"x-csrf-token": headers["X-CSRF-Token"]}
     trusted = get(hub, method="POST", cookie=headers["Cookie"], headers={**token, "origin": "https://app.example.com"})
     assert trusted.identity.scheme == "session"
@@ -135,11 +133,10 @@ def test_referer_is_checked_over_https(hub: authhub.AuthHub, signed_in: dict[str
 
 
 def test_other_schemes_are_not_subject_to_the_session_csrf_rule(make_hub, authhub_live_server) -> None:
-    hub = make_hub(schemes=["apikey", "session"], plugins={"apikey": ApiKeyScheme()})
-    alice = hub.users.create("alice", "pw")
-    cookie = hub.hooks.implementation("auth_headers", "session").function(hub=hub, user=alice)["Cookie"]
     bank = Bank()
-    hub.register(bank, "bank")
+    hub = make_hub(schemes=["apikey", "session"], plugins={"apikey": ApiKeyScheme(), "bank": bank})
+    alice = hub.users.create("alice", "pw")
+    cookie = session_headers(hub, alice)["Cookie"]
     base = authhub_live_server(hub)
 
     # a session cookie rides along, but the API key answers first: no CSRF token needed

@@ -28,19 +28,21 @@ def test_an_installed_hub_finds_the_scheme(tmp_path: Path) -> None:
     assert "session" in hub.schemes
     (info,) = [info for info in hub.plugins if info.name == "session"]
     assert info.distribution == "authhub-session" and info.version == "0.1.0"
-    assert {"authenticate", "auth_headers", "migration_directory", "serve_routes", "register_commands",
-            "scheme_settings", "user_changed"} <= set(info.hooks)
-    assert hub.hooks.implementation("challenge", "session") is None  # no WWW-Authenticate challenge
+    assert {"authenticate", "auth_headers", "create_scheme", "migration_directory", "serve_routes",
+            "register_commands", "scheme_settings", "user_changed"} <= set(info.hooks)
+    assert "challenge" not in info.hooks  # no WWW-Authenticate challenge
     hub.close()
 
 
 def test_migrations_are_their_own_branch() -> None:
     script = ScriptDirectory.from_config(migration_config([authhub_session.migration_directory()]))
-    revision = script.get_revision("session@head")
-    assert revision.revision == "authhub_session_0001"
-    assert revision.branch_labels == {"session"}
-    assert revision.down_revision is None
-    assert revision.dependencies == "authhub_0001"
+    head = script.get_revision("session@head")
+    assert head.revision == "authhub_session_0002"
+    assert head.down_revision == "authhub_session_0001"
+    base = script.get_revision("authhub_session_0001")
+    assert base.branch_labels == {"session"}
+    assert base.down_revision is None
+    assert base.dependencies == "authhub_0001"
 
 
 def test_ships_py_typed() -> None:

@@ -8,9 +8,8 @@ import httpx
 import pytest
 
 import authhub
-from authhub_session.sessions import sessions_of
 
-from .conftest import PASSWORD, login_form_token, sign_in
+from .conftest import PASSWORD, login_form_token, sessions_of, sign_in
 
 
 def session_cookie_line(response: httpx.Response) -> str:

@@ -10,10 +10,10 @@ import pytest
 import authhub
 import authhub_session
 from authhub.request import RESPONSE_HEADERS
-from authhub_session.sessions import session_id_digest, sessions_of
+from authhub_session.scheme import session_id_digest
 from authhub_session.stores import SessionData, utcnow
 
-from .conftest import get
+from .conftest import get, session_headers, sessions_of
 
 
 def cookie_of(headers: list[tuple[str, str]]) -> str:
@@ -25,7 +25,7 @@ def start_old_session(hub: authhub.AuthHub, user: authhub.User, *, age: int, idl
     """A stored session created ``age`` seconds ago and last seen ``idle`` seconds ago; returns its id."""
     session_id = "S" * 43
     now = utcnow()
-    session = SessionData(session_id_digest(session_id), user.id, "c" * 43,
+    session = SessionData(session_id_digest(session_id), str(user.id), "c" * 43,
                           now - dt.timedelta(seconds=age), now - dt.timedelta(seconds=idle))
     sessions_of(hub).store.add(session, 3600)
     return session_id
@@ -64,7 +64,7 @@ def test_activity_is_recorded_at_most_once_per_touch_interval(make_hub) -> None:
 
     stale_id = "T" * 43
     now = utcnow()
-    sessions_of(hub).store.add(SessionData(session_id_digest(stale_id), alice.id, "c" * 43,
+    sessions_of(hub).store.add(SessionData(session_id_digest(stale_id), str(alice.id), "c" * 43,
                                            now - dt.timedelta(seconds=300), now - dt.timedelta(seconds=120)), 3600)
     assert get(hub, cookie=f"authhub_session={stale_id}").identity.is_authenticated
     assert utcnow() - sessions_of(hub).find(stale_id).last_seen_at < dt.timedelta(seconds=5)
@@ -73,7 +73,7 @@ def test_activity_is_recorded_at_most_once_per_touch_interval(make_hub) -> None:
 def test_a_user_deactivated_elsewhere_is_refused_on_the_next_request(make_hub, tmp_path) -> None:
     hub = make_hub()
     alice = hub.users.create("alice", "pw")
-    cookie = hub.hooks.implementation("auth_headers", "session").function(hub=hub, user=alice)["Cookie"]
+    cookie = session_headers(hub, alice)["Cookie"]
     assert get(hub, cookie=cookie).identity.user.username == "alice"
     # another service on the same database, without the session plugin (so no user_changed here)
     other = authhub.AuthHub(load_entry_points=False, environ={}, directory=tmp_path,
@@ -89,12 +89,11 @@ def test_a_user_deactivated_elsewhere_is_refused_on_the_next_request(make_hub, t
 
 
 def test_password_change_and_deactivation_end_every_session(hub: authhub.AuthHub, alice: authhub.User) -> None:
-    make = hub.hooks.implementation("auth_headers", "session").function
-    cookies = [make(hub=hub, user=alice)["Cookie"] for _ in range(2)]
+    cookies = [session_headers(hub, alice)["Cookie"] for _ in range(2)]
     hub.users.set_password("alice", "new password")
     assert all(not get(hub, cookie=cookie).identity.is_authenticated for cookie in cookies)
 
-    cookie = make(hub=hub, user=alice)["Cookie"]
+    cookie = session_headers(hub, alice)["Cookie"]
     hub.users.deactivate("alice")
     assert not get(hub, cookie=cookie).identity.is_authenticated
 
@@ -104,7 +103,7 @@ def test_login_rotates_and_logout_ends(hub: authhub.AuthHub, alice: authhub.User
     headers = authhub_session.login(first, alice)
     line = cookie_of(headers)
     session_id = line.split(";")[0].split("=", 1)[1]
-    assert authhub_session.current_session(first).user_id == alice.id
+    assert authhub_session.current_session(first).user_id == str(alice.id)
     assert authhub_session.csrf_token(first) != authhub_session.csrf_token(first)
 
     second = get(hub, cookie=f"authhub_session={session_id}")
@@ -130,9 +129,8 @@ def test_login_replaces_a_pending_cookie_clear(hub: authhub.AuthHub, alice: auth
 
 def test_logout_all(hub: authhub.AuthHub, alice: authhub.User) -> None:
     bob = hub.users.create("bob", "pw")
-    make = hub.hooks.implementation("auth_headers", "session").function
-    alice_cookies = [make(hub=hub, user=alice)["Cookie"] for _ in range(3)]
-    bob_cookie = make(hub=hub, user=bob)["Cookie"]
+    alice_cookies = [session_headers(hub, alice)["Cookie"] for _ in range(3)]
+    bob_cookie = session_headers(hub, bob)["Cookie"]
 
     assert authhub_session.logout_all(hub, alice) == 3
     assert not any(get(hub, cookie=cookie).identity.is_authenticated for cookie in alice_cookies)
@@ -140,7 +138,7 @@ def test_logout_all(hub: authhub.AuthHub, alice: authhub.User) -> None:
 
 
 def test_auth_headers_work_for_unsafe_requests(hub: authhub.AuthHub, alice: authhub.User) -> None:
-    headers = hub.hooks.implementation("auth_headers", "session").function(hub=hub, user=alice)
+    headers = session_headers(hub, alice)
     assert set(headers) == {"Cookie", "X-CSRF-Token"}
     request = get(hub, method="POST", cookie=headers["Cookie"], headers={"x-csrf-token": headers["X-CSRF-Token"]})
     assert request.identity.user == alice
@@ -178,9 +176,9 @@ def test_cookie_settings(make_hub) -> None:
     {"redis_url": "http://127.0.0.1:6379"},
 ])
 def test_bad_settings_are_configuration_errors(authhub_make_hub, section: dict) -> None:
-    hub = authhub_make_hub(schemes=["session"], session=section)
+    # Checked once, when the hub is built: a hub never changes afterwards.
     with pytest.raises(authhub.ConfigurationError, match="session\\."):
-        get(hub, cookie="authhub_session=" + "a" * 43).identity
+        authhub_make_hub(schemes=["session"], session=section)
 
 
 def test_asgi_middleware_clears_a_stale_cookie(hub: authhub.AuthHub) -> None:

@@ -9,11 +9,17 @@ import pytest
 import sqlalchemy as sa
 
 import authhub
+import authhub_token
 
 
 def request(hub: authhub.AuthHub, authorization: str | None = None) -> authhub.Request:
     headers = [("Authorization", authorization)] if authorization is not None else []
     return authhub.Request("GET", "/whoami", headers, hub=hub)
+
+
+def scheme_of(hub: authhub.AuthHub) -> authhub_token.TokenScheme:
+    """The hub's token scheme object (its read, its cache, its settings as values)."""
+    return hub.find_scheme(authhub_token.TokenScheme)
 
 
 def refusal(hub: authhub.AuthHub, authorization: str) -> authhub.AuthhubError:
@@ -27,20 +33,24 @@ class Statements:
     """Every SQL statement the hub's database runs, as the SQLite driver sees it.
 
     A connect listener installs SQLite's trace callback, so statements that
-    bypass SQLAlchemy's execution layer (the token lookup) are counted too.
+    bypass SQLAlchemy's execution layer (the prepared reads) are counted too.
     """
 
     def __init__(self, hub: authhub.AuthHub) -> None:
         self.seen: list[str] = []
         engine = hub.store.engine
         sa.event.listen(engine, "connect", lambda connection, _record: connection.set_trace_callback(self.seen.append))
-        engine.dispose()  # connections opened before the listener would go untraced
+        # Connections opened before the listener would go untraced: the pool's and the prepared reads'.
+        engine.dispose()
+        hub.store.kept.close()
 
     def clear(self) -> None:
         self.seen.clear()
 
     def selects(self) -> list[str]:
-        return [s for s in self.seen if s.lstrip().upper().startswith("SELECT")]
+        """The reads the request path ran (the invalidation channel's listener reads its log on its own)."""
+        return [s for s in self.seen if s.lstrip().upper().startswith("SELECT") and "authhub_change" not in s
+                and "data_version" not in s]
 
 
 @pytest.fixture

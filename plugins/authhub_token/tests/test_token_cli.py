@@ -170,3 +170,63 @@ def test_a_user_is_found_by_any_spelling_of_their_name(alice):
     assert invoke("tokens", "create", "ALICE").exit_code == 0
     assert [token["user"] for token in listed()] == ["alice"]
     assert len(listed()) == 1 and invoke("tokens", "list", "\uff41lice", "--json").exit_code == 0
+
+
+@pytest.fixture
+def accounts(env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """An application's plugin handing authhub its own user store, installed as any plugin is: an entry point.
+
+    Its users live in ``app_account`` (UUID ids) in the same database; the
+    command line builds its hub from the configuration, so the store comes
+    from the plugin, never from the test.
+    """
+    site = tmp_path / "site"
+    info = site / "testapp_accounts-1.0.dist-info"
+    info.mkdir(parents=True)
+    (site / "testapp_accounts.py").write_text(
+        "from authhub.appusers import AccountStorePlugin\n\nplugin = AccountStorePlugin()\n")
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: testapp-accounts\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[authhub]\napp_accounts = testapp_accounts:plugin\n")
+    monkeypatch.syspath_prepend(str(site))
+    import sqlalchemy as sa
+
+    from authhub.appusers import AccountStore
+
+    engine = sa.create_engine(env["AUTHHUB_DATABASE_URL"])
+    yield AccountStore(engine)
+    engine.dispose()
+
+
+def test_the_commands_work_with_an_applications_own_user_store(accounts, env, tmp_path):
+    from authhub.testing import hub_for_tests
+
+    from .conftest import refusal, request
+
+    alice = accounts.add("alice", "pw")
+    bob = accounts.add("bob", "pw")
+    made = invoke("tokens", "create", "alice", "--name", "cli", "--scope", "read")
+    assert made.exit_code == 0, made.output
+    key = made.stdout.strip()
+    assert re.fullmatch(PATTERN, key)
+    assert invoke("tokens", "create", "bob").exit_code == 0
+    assert [(t["user"], t["user_id"], t["name"]) for t in listed()] == [
+        ("alice", alice.id, "cli"), ("bob", bob.id, "default")]
+    assert "alice" in invoke("tokens", "list", "alice").stdout
+    refused = invoke("tokens", "create", "mallory")
+    assert refused.exit_code == 1 and "no user named 'mallory'" in refused.stderr
+
+    hub = hub_for_tests(tmp_path, database_url=env["AUTHHUB_DATABASE_URL"], schemes=["token"])
+    try:
+        assert type(hub.users).__name__ == "AccountStore"  # the same plugin, found the same way
+        identity = hub.authenticate(request(hub, f"Token {key}"))
+        assert (identity.user.id, identity.user.username) == (alice.id, "alice")
+        accounts.disable("alice")
+        assert refusal(hub, f"Token {key}").detail == "User inactive or deleted."
+    finally:
+        hub.close()
+
+    everything = invoke("tokens", "revoke", "--user", "bob", "--all")
+    assert everything.exit_code == 0 and "revoked 1 token(s) of 'bob'" in everything.output
+    one = invoke("tokens", "revoke", "1")
+    assert one.exit_code == 0 and "token 1 revoked" in one.output
+    assert [t["revoked"] for t in listed()] == [True, True]

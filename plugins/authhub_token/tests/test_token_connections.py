@@ -1,15 +1,15 @@
-"""The lookup's own connections: shared by threads, rebuilt with the hub's store, released when it goes."""
+"""The read's connections: the store's kept set, shared by threads, released with the hub; the hub goes away."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import threading
+import weakref
 
 import authhub_token
-from authhub_token.registry import authenticator_for
 
-from .conftest import request
+from .conftest import refusal, request, scheme_of
 
 
 def test_many_threads_share_the_lookup(hub, alice):
@@ -31,7 +31,8 @@ def test_many_threads_share_the_lookup(hub, alice):
     for thread in threads:
         thread.join()
     assert failures == []
-    connections = authenticator_for(hub, hub.settings.section("token")).lookup.connections
+    connections = hub.store.kept
+    assert scheme_of(hub).lookup.read.connections is connections  # the store's, not the plugin's own
     assert 1 <= len(connections._idle) <= connections.keep
 
 
@@ -41,31 +42,49 @@ def test_the_asgi_path_authenticates_in_a_worker_thread(hub, alice):
     assert identity.user.username == "alice" and identity.scheme == "token"
 
 
-def test_a_closed_hub_gets_a_fresh_lookup_and_the_old_one_is_closed(hub, alice):
-    key = authhub_token.create_token(hub, "alice").key
-    hub.authenticate(request(hub, f"Token {key}"))
-    before = authenticator_for(hub, hub.settings.section("token"))
-    assert before.lookup.connections._idle
-    hub.close()
-    assert hub.authenticate(request(hub, f"Token {key}")).user.username == "alice"
-    after = authenticator_for(hub, hub.settings.section("token"))
-    assert after is not before and before.lookup.connections._idle == []
-
-
-def test_a_hub_that_goes_away_takes_its_connections_along(tmp_path):
-    from authhub.testing import hub_for_tests
-    from authhub_token import registry
-
-    hub = hub_for_tests(tmp_path, schemes=["token"])
-    hub.upgrade()
+def test_closing_the_scheme_leaves_the_stores_shared_connections_alone(make_hub):
+    # Issue 12 item 6: the kept connections belong to the store; closing one plugin must not empty them.
+    hub = make_hub(token={"cache_ttl": 60.0})
     hub.users.create("alice", "pw")
     key = authhub_token.create_token(hub, "alice").key
     hub.authenticate(request(hub, f"Token {key}"))
-    connections = authenticator_for(hub, hub.settings.section("token")).lookup.connections
-    assert connections._idle
-    hub_id = id(hub)
+    kept = hub.store.kept
+    idle = list(kept._idle)
+    assert idle
+    scheme = scheme_of(hub)
+    scheme.close()
+    assert kept._idle == idle and len(scheme.cache) == 0
+    assert hub.users.get_by_username("alice") is not None  # the core's reads still find their connections
+    assert hub.authenticate(request(hub, f"Token {key}")).user.username == "alice"
+
+
+def test_a_closed_hub_releases_the_connections_and_the_cache(make_hub):
+    hub = make_hub(token={"cache_ttl": 60.0})
+    hub.users.create("alice", "pw")
+    key = authhub_token.create_token(hub, "alice").key
+    hub.authenticate(request(hub, f"Token {key}"))
+    kept = hub.store.kept
+    assert kept._idle and len(scheme_of(hub).cache) == 1
+    hub.close()
+    assert kept._idle == [] and len(scheme_of(hub).cache) == 0
+    assert refusal(hub, f"Token {key[:-1]}").detail == "Invalid token."  # still answers what needs no database
+
+
+def test_a_dropped_hub_is_garbage_collected(tmp_path):
+    from authhub.testing import hub_for_tests
+
+    hub = hub_for_tests(tmp_path, schemes=["token"], token={"cache_ttl": 60.0})
+    hub.upgrade()
+    hub.users.create("alice", "pw")
+    key = authhub_token.create_token(hub, "alice").key
+    for _ in range(2):  # a read, then a cache hit: connections and cache exist
+        assert hub.authenticate(request(hub, f"Token {key}")).user.username == "alice"
+    kept = hub.store.kept
+    assert kept._idle
+    dead = weakref.ref(hub)
+    scheme = weakref.ref(scheme_of(hub))
     hub.close()
     del hub
     gc.collect()
-    assert hub_id not in registry._authenticators
-    assert connections._idle == []
+    assert dead() is None and scheme() is None
+    assert kept._idle == []

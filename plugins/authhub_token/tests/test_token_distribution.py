@@ -33,16 +33,29 @@ def test_an_unknown_setting_is_refused(make_hub):
         make_hub(token={"cache": 1})
 
 
-def test_the_migration_has_its_own_branch_and_builds_on_the_user_table(hub):
+def test_the_migration_has_its_own_branch_and_refers_to_users_by_text(hub):
     revisions = hub.store.current_revisions(hub.migration_directories())
-    assert "token_0001" in revisions
+    assert "token_0002" in revisions
     inspector = sa.inspect(hub.store.engine)
     indexes = {index["name"]: index for index in inspector.get_indexes("authhub_token")}
     assert indexes["ix_authhub_token_user_id"]["column_names"] == ["user_id"]
     uniques = inspector.get_unique_constraints("authhub_token")
     assert [u["column_names"] for u in uniques] == [["digest"]]
-    (foreign,) = inspector.get_foreign_keys("authhub_token")
-    assert foreign["referred_table"] == "authhub_user"
+    assert inspector.get_foreign_keys("authhub_token") == []  # any user store: no key to authhub_user
+    (user_id,) = [column for column in inspector.get_columns("authhub_token") if column["name"] == "user_id"]
+    assert isinstance(user_id["type"], sa.String) and user_id["type"].length == 255
+
+
+def test_the_scheme_object_describes_itself(hub, make_hub):
+    scheme = hub.find_scheme(authhub_token.TokenScheme)
+    assert isinstance(scheme, authhub.Scheme) and scheme.position == 100 and scheme.name == "token"
+    assert hub.openapi("token") == {
+        "type": "apiKey", "in": "header", "name": "Authorization",
+        "description": "authhub-token: `Authorization: Token <key>`.",
+    }
+    other = make_hub(token={"keyword": "ApiKey"})
+    assert other.openapi("token")["description"] == "authhub-token: `Authorization: ApiKey <key>`."
+    assert other.find_scheme(authhub_token.TokenScheme) is not scheme
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -50,13 +63,11 @@ def test_the_migration_matches_the_model(make_hub, request, backend):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from authhub.store import Base
-
     settings = {}
     if backend == "postgresql":
         settings["database_url"] = request.getfixturevalue("authhub_postgres_url")
     hub = make_hub(**settings)
     hub.upgrade()  # twice is harmless
     with hub.store.engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(connection), authhub.Base.metadata)
     assert [d for d in diff if "authhub_token" in repr(d)] == []

@@ -7,13 +7,12 @@ import pytest
 
 import authhub_token
 from authhub.server import make_app
-
-from .servers import PrivatePostgres
+from authhub.testservers import PostgresServer
 
 
 @pytest.fixture
 def postgres():
-    server = PrivatePostgres()
+    server = PostgresServer()
     server.start()
     yield server
     server.destroy()

@@ -129,10 +129,9 @@ def test_no_lifetime_means_never(hub, alice):
 def test_a_bad_lifetime_setting_is_a_configuration_error(make_hub, lifetime):
     import authhub
 
-    hub = make_hub(token={"lifetime": lifetime})
-    hub.users.create("alice", "pw")
+    # Checked once, when the hub is built (a hub never changes afterwards).
     with pytest.raises(authhub.ConfigurationError, match="token.lifetime"):
-        authhub_token.create_token(hub, "alice")
+        make_hub(token={"lifetime": lifetime})
 
 
 def test_revoke_one(hub, alice):
@@ -162,3 +161,36 @@ def test_the_auth_headers_hook_makes_working_credentials(hub, authhub_user, auth
     headers = authhub_auth_headers(carol, "token")
     assert set(headers) == {"Authorization"} and headers["Authorization"].startswith("Token ahk_")
     assert hub.authenticate(request(hub, headers["Authorization"])).user.username == "carol"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_the_per_user_limit_holds_against_concurrent_creations(make_hub, request, backend):
+    import threading
+
+    import authhub
+
+    settings = {"token": {"max_per_user": 2}}
+    if backend == "postgresql":
+        settings["database_url"] = request.getfixturevalue("authhub_postgres_url")
+    hub = make_hub(**settings)
+    hub.users.create("alice", "pw")
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def create() -> None:
+        barrier.wait()
+        try:
+            authhub_token.create_token(hub, "alice")
+            outcomes.append("created")
+        except TokenError:
+            outcomes.append("limit")
+        except authhub.StoreUnavailable:  # SQLite's writer lock timing out: refused, nothing written
+            outcomes.append("busy")
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("created") == 2 and len(outcomes) == 6
+    assert len(authhub_token.list_tokens(hub, "alice")) == 2

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import authhub_token
 from authhub_token.keys import generate_key
 
-from .conftest import Statements, refusal, request
+from .conftest import Statements, refusal, request, scheme_of
 
 
 def test_a_mistyped_or_truncated_key_never_reaches_the_database(make_hub):
@@ -69,9 +69,7 @@ def test_the_lookup_uses_the_unique_digest_index(hub, alice):
 
 
 def _lookup_sql(hub):
-    from authhub_token.registry import authenticator_for
-
-    return authenticator_for(hub, hub.settings.section("token")).lookup.sql
+    return scheme_of(hub).lookup.sql
 
 
 def test_last_used_at_is_written_at_most_once_per_interval(make_hub):

@@ -1,11 +1,10 @@
-"""Reading and writing ``Authorization: Basic`` credentials, strictly as RFC 7617 says.
+"""Decoding and encoding the token of ``Authorization: Basic``, strictly as RFC 7617 says.
 
-Reading happens in two steps so that the credentials cache can sit between
-them: :func:`basic_token` finds the base64 token of a Basic header (or
-tells that the header is not Basic at all), :func:`decode_token` turns a
-token into a user-id and a password. Every malformed header is an
-:class:`authhub.AuthenticationFailed` whose detail says what is wrong and
-never repeats what was sent.
+The header itself is read by the core (``request.credentials("Basic")``),
+which hands over the token; :func:`decode_token` turns that token into a
+user-id and a password. The credentials cache sits between the two steps.
+A token that cannot be decoded is an :class:`authhub.MalformedCredentials`
+whose detail says what is wrong and never repeats what was sent.
 """
 
 from __future__ import annotations
@@ -14,9 +13,10 @@ import base64
 import binascii
 import re
 
-from authhub import AuthenticationFailed
+from authhub import MalformedCredentials
 
-SCHEME = "basic"
+#: The auth-scheme of RFC 7617, as the core's reader matches it (case-insensitively).
+KEYWORD = "Basic"
 
 #: RFC 5234's CTL (%x00-1F / %x7F) plus the C1 controls, which are just as
 #: invisible once decoded as UTF-8.
@@ -37,38 +37,9 @@ class Credentials:
         return f"Credentials(user_id={self.user_id!r}, password=***)"
 
 
-def malformed(reason: str) -> AuthenticationFailed:
-    return AuthenticationFailed(f"Invalid Basic authorization header: {reason}.")
-
-
-def basic_token(header: str | None, max_size: int) -> str | None:
-    """The token68 of a Basic ``Authorization`` header, ``None`` when the header is not Basic.
-
-    The auth-scheme is matched case-insensitively; one or more spaces may
-    follow it (RFC 9110 §11.4). A Basic header longer than ``max_size``
-    characters is refused before anything else is done with it.
-
-    :raises AuthenticationFailed: a Basic header without exactly one token,
-        or longer than ``max_size``.
-    """
-    if header is None:
-        return None
-    header = header.strip(" \t")
-    scheme, _, rest = header.partition(" ")
-    if "\t" in scheme:
-        if scheme.partition("\t")[0].lower() == SCHEME:
-            raise malformed("the scheme must be followed by a space, not a tab")
-        return None
-    if scheme.lower() != SCHEME:
-        return None
-    if len(header) > max_size:
-        raise malformed(f"longer than {max_size} characters")
-    token = rest.lstrip(" ")
-    if not token:
-        raise malformed("no credentials provided")
-    if " " in token or "\t" in token:
-        raise malformed("the credentials must be a single token, without spaces")
-    return token
+def malformed(reason: str) -> MalformedCredentials:
+    """``Invalid Basic authorization header: <reason>.``, as the core's reader words its own refusals."""
+    return MalformedCredentials(KEYWORD, reason)
 
 
 def decode_token(token: str) -> Credentials:
@@ -80,7 +51,7 @@ def decode_token(token: str) -> Credentials:
     password is everything after the *first* colon, so it may hold colons.
     Neither part may contain control characters (RFC 7617 §2).
 
-    :raises AuthenticationFailed: naming the first rule the token breaks.
+    :raises MalformedCredentials: naming the first rule the token breaks.
     """
     if not token.isascii():
         raise malformed("the credentials are not valid base64")

@@ -1,92 +1,187 @@
-"""One hub's Basic scheme: its checked settings, its challenge and its cache."""
+"""``BasicScheme``: one hub's Basic authentication, with its checked settings and its cache."""
 
 from __future__ import annotations
 
-import re
+import asyncio
+import hmac
+import secrets
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from authhub import AuthenticationFailed, ConfigurationError, PermissionDenied, Setting
-from authhub_basic.cache import CredentialCache
-from authhub_basic.credentials import Credentials, basic_token, decode_token
-
-if TYPE_CHECKING:
-    from authhub import AuthHub, Request
-
-SETTINGS: dict[str, Setting] = {
-    "realm": Setting("api", help="The realm named in the WWW-Authenticate challenge."),
-    "cache_ttl": Setting(0.0, kind=float,
-                         help="Seconds a verified user:password stays cached in this process; 0 turns the cache off."),
-    "cache_size": Setting(10000, kind=int, help="The most verified credentials the cache keeps."),
-    "max_header_size": Setting(8192, kind=int,
-                               help="Longest Basic Authorization header (characters) read; longer ones are refused."),
-}
-
-_CONTROL = re.compile("[\x00-\x1f\x7f]")
+import authhub
+from authhub import AuthenticationFailed, PermissionDenied, Request, TTLCache, UserLike
+from authhub_basic.credentials import KEYWORD, Credentials, decode_token, encode_credentials
+from authhub_basic.settings import BasicSettings
 
 
-def challenge_for(realm: str) -> str:
-    """The ``WWW-Authenticate`` value for ``realm`` (RFC 7617 §2, ``charset="UTF-8"``)."""
-    if _CONTROL.search(realm):
-        raise ConfigurationError("basic.realm: must not contain control characters")
-    quoted = realm.replace("\\", "\\\\").replace('"', '\\"')
-    return f'Basic realm="{quoted}", charset="UTF-8"'
+class BasicScheme(authhub.Scheme):
+    """HTTP Basic (RFC 7617) for one hub: ``(user, None)`` for good credentials.
 
+    Made by the ``create_scheme`` hook; its hook methods answer for its hub
+    alone, and its cache goes away with it.
 
-class BasicScheme:
-    """Basic authentication as configured by one settings section.
-
-    :param settings: the ``basic`` section of a hub's settings.
-    :raises ConfigurationError: a setting out of range.
+    :raises ConfigurationError: a setting out of range (the hub refuses to start).
     """
 
-    def __init__(self, settings: Mapping[str, Any]) -> None:
-        self.settings = settings
-        challenge_for(settings["realm"])  # refuses a realm that cannot go into a header
-        self.max_header_size: int = settings["max_header_size"]
-        if self.max_header_size < 16:
-            raise ConfigurationError(f"basic.max_header_size: must be at least 16, got {self.max_header_size}")
-        ttl: float = settings["cache_ttl"]
-        size: int = settings["cache_size"]
-        if ttl < 0:
-            raise ConfigurationError(f"basic.cache_ttl: must be 0 (off) or a number of seconds, got {ttl}")
-        if size < 1:
-            raise ConfigurationError(f"basic.cache_size: must be at least 1, got {size}")
-        self.cache: CredentialCache | None = CredentialCache(ttl, size) if ttl > 0 else None
+    position = 300
 
-    def authenticate(self, request: Request, hub: AuthHub) -> tuple[Any, None] | None:
+    def __init__(self, hub: authhub.AuthHub, name: str, settings: Mapping[str, Any]) -> None:
+        super().__init__(hub, name, settings)
+        self.config = BasicSettings.from_section(settings, name)
+        self._challenge = self.config.challenge
+        #: Users whose credentials were verified, by keyed digest of the Basic token; ``None`` when off.
+        self.cache: TTLCache[bytes, UserLike] | None = (
+            TTLCache(self.config.cache_ttl, self.config.cache_size) if self.config.cache_ttl > 0 else None
+        )
+        # Drawn anew for every scheme object: a digest is of no use outside it.
+        self._key = secrets.token_bytes(32)
+        #: Whether the hub's user store announces its changes (see :meth:`_still_active`); ``None``: not asked yet.
+        self._announcing: bool | None = None
+
+    def openapi(self) -> dict[str, Any]:
+        return {"type": "http", "scheme": "basic", "description": "authhub-basic: HTTP Basic (RFC 7617)."}
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.clear()
+
+    def digest(self, token: str) -> bytes:
+        """The cache key of a Basic token (an ASCII string): an HMAC-SHA256 under this object's key."""
+        return hmac.digest(self._key, token.encode("ascii"), "sha256")
+
+    # -- hooks -------------------------------------------------------------------
+
+    @authhub.hookimpl
+    def authenticate(self, request: Request) -> tuple[UserLike, None] | None:
         """``(user, None)`` for good Basic credentials, ``None`` without any; raises for bad ones."""
-        token = basic_token(request.authorization, self.max_header_size)
+        token = request.credentials(KEYWORD, self.config.max_header_size)
         if token is None:
             return None
-        if not request.is_safe_method:
-            refuse_cross_site(request)
-        cache = self.cache
-        key: bytes | None = None
-        generation = 0
-        if cache is not None and token.isascii():  # a non-ASCII token is refused by decode_token
-            key = cache.digest(token)
-            user = cache.get(key)
-            if user is not None:
-                return user, None
-            generation = cache.generation
-        credentials = decode_token(token)
-        user = check_password(request, hub, credentials)
-        if cache is not None and key is not None:
-            cache.put(key, user, _usernames(credentials.user_id, user), generation)
+        refuse_cross_site(request)
+        return self._verified(request, token), None
+
+    @authhub.hookimpl
+    async def aauthenticate(self, request: Request) -> tuple[UserLike, None] | None:
+        """:meth:`authenticate` for ASGI: a hit answered from memory stays on the event loop."""
+        token = request.credentials(KEYWORD, self.config.max_header_size)
+        if token is None:
+            return None
+        refuse_cross_site(request)
+        user = self._from_memory(token)
+        if user is None:  # a miss, or a hit that needs the user store: blocking work, in a thread
+            user = await asyncio.to_thread(self._verified, request, token)
         return user, None
 
-    def forget(self, username: str) -> None:
-        """Drop ``username``'s cached credentials, if any."""
+    @authhub.hookimpl
+    def challenge(self) -> str:
+        return self._challenge
+
+    @authhub.hookimpl
+    def invalidated(self, kind: str, key: str) -> None:
+        """A user's password or status changed: their cached credentials go at once.
+
+        ``"*"`` (the channel could not replay everything it missed) drops every entry.
+        """
+        if self.cache is None:
+            return
+        if kind == "user":
+            self.forget(key)
+        elif kind == "*":
+            self.cache.clear()
+
+    @authhub.hookimpl
+    def auth_headers(self, user: UserLike, password: str | None) -> dict[str, str] | None:
+        if password is None:
+            return None
+        return {"Authorization": encode_credentials(user.username, password)}
+
+    # -- internals -------------------------------------------------------------------
+
+    def forget(self, user_id: str) -> None:
+        """Drop the cached credentials of the user whose ``str(id)`` is ``user_id``."""
         if self.cache is not None:
-            self.cache.forget(username)
+            self.cache.discard(lambda user: str(user.id) == user_id)
+
+    def _verified(self, request: Request, token: str) -> UserLike:
+        """The user ``token`` stands for: from the cache when it may answer, else from the user store."""
+        cache = self.cache
+        # The cache answers only while this hub's end of the invalidation channel is
+        # current: otherwise an announcement may be on its way, and the scheme asks
+        # the store exactly as it would without a cache (no get, no put).
+        if cache is None or not token.isascii() or not self.hub.changes.current:
+            return self._check_password(request, decode_token(token))  # decode_token refuses a non-ASCII token
+        key = self.digest(token)
+        announcing = self._store_announces_changes()
+        # A dict lookup is safe although the key derives from a secret: without
+        # this object's random HMAC key nobody can aim at an entry.
+        cached = cache.get(key)
+        if cached is not None:
+            user = cached if announcing else self._still_active(cached)
+            if user is not None:
+                return user
+        generation = cache.generation  # read before the store: an announcement meanwhile wins
+        user = self._check_password(request, decode_token(token))
+        cache.put(key, user, generation)
+        return user
+
+    def _from_memory(self, token: str) -> UserLike | None:
+        """A hit that needs no I/O at all (the built-in store, a current channel), else ``None``."""
+        cache = self.cache
+        if cache is None or self._announcing is not True or not token.isascii() or not self.hub.changes.current:
+            return None
+        return cache.get(self.digest(token))
+
+    def _still_active(self, cached: UserLike) -> UserLike | None:
+        """The user a cache hit stands for, read again from a store that does not announce changes.
+
+        Why a hit is enough with the built-in store but not with another one:
+        :class:`authhub.SQLUserStore` announces every change of password or
+        status made through it, in any process (``hub.user_changed`` ->
+        ``hub.invalidate`` -> the invalidation channel -> ``invalidated``
+        here), which drops the entries, and :meth:`_verified` uses the cache
+        only while the channel is current. Only a change written to
+        ``authhub_user`` behind authhub's back waits for ``cache_ttl``.
+
+        Any other store may change behind authhub's back as a matter of course
+        (an application disables an account in its own table and tells
+        nobody), and a cached answer must not outlive that. So only the
+        password verification is cached: the user is read from the store
+        (``users.get``: one lookup, no argon2, no lockout) on every hit. A user
+        who is gone, inactive or renamed loses the entry (``None``) and goes
+        through the full check, which gives exactly the answer the scheme
+        gives without a cache.
+        """
+        user: UserLike | None = self.hub.users.get(cached.id)
+        if user is not None and user.is_active and user.username == cached.username:
+            return user
+        self.forget(str(cached.id))
+        return None
+
+    def _store_announces_changes(self) -> bool:
+        announcing = self._announcing
+        if announcing is None:  # decided on first use: the user store is made lazily, and never changes
+            announcing = self._announcing = isinstance(self.hub.users, authhub.SQLUserStore)
+        return announcing
+
+    def _check_password(self, request: Request, credentials: Credentials) -> UserLike:
+        """The user, from the hub's user store, behind the hub's lockout for ``user:<user-id>``.
+
+        :raises TooManyRequests: while the user, the client address or the pair is locked out.
+        :raises AuthenticationFailed: wrong password, unknown or inactive user (counted as a failure).
+        """
+        lockout = self.hub.lockout
+        subject = f"user:{credentials.user_id}"
+        lockout.check(request, subject)
+        try:
+            user: UserLike = self.hub.users.check_password(credentials.user_id, credentials.password)
+        except AuthenticationFailed:
+            lockout.failed(request, subject)
+            raise
+        lockout.succeeded(request, subject)
+        return user
 
     def __repr__(self) -> str:
-        return f"<BasicScheme realm={self.settings['realm']!r} cache={self.cache!r}>"
-
-
-CROSS_SITE = ("Basic credentials are not accepted on a cross-site request: a browser sends the ones it "
-              "remembers by itself. Send the request from this site, or use a token.")
+        return f"<BasicScheme {self.name!r} realm={self.config.realm!r} cache={self.cache!r}>"
 
 
 def refuse_cross_site(request: Request) -> None:
@@ -99,35 +194,14 @@ def refuse_cross_site(request: Request) -> None:
     this site's own (``null`` included) is refused. Clients that are not
     browsers send neither and are not affected.
     """
+    if request.is_safe_method:
+        return
     fetch_site = request.headers.get_all("sec-fetch-site")
     if fetch_site:
-        if fetch_site[-1].strip().lower() == "cross-site":
-            raise PermissionDenied(CROSS_SITE)
-        return
-    origin = request.headers.get_all("origin")
-    if origin and origin[-1].strip().lower().rstrip("/") != request.origin.lower():
-        raise PermissionDenied(CROSS_SITE)
-
-
-def check_password(request: Request, hub: AuthHub, credentials: Credentials) -> Any:
-    """The user, from the hub's user store, behind the hub's lockout for ``user:<user-id>``.
-
-    :raises TooManyRequests: while the user, the client address or the pair is locked out.
-    :raises AuthenticationFailed: wrong password, unknown or inactive user (counted as a failure).
-    """
-    lockout = hub.lockout
-    subject = f"user:{credentials.user_id}"
-    lockout.check(request, subject)
-    try:
-        user = hub.users.check_password(credentials.user_id, credentials.password)
-    except AuthenticationFailed:
-        lockout.failed(request, subject)
-        raise
-    lockout.succeeded(request, subject)
-    return user
-
-
-def _usernames(user_id: str, user: Any) -> frozenset[str]:
-    """The names ``user_changed`` may use for this user: as sent, and as the store spells it."""
-    username = getattr(user, "username", None)
-    return frozenset({user_id} if not isinstance(username, str) else {user_id, username})
+        cross_site = fetch_site[-1].strip().lower() == "cross-site"
+    else:
+        origin = request.headers.get_all("origin")
+        cross_site = bool(origin) and origin[-1].strip().lower().rstrip("/") != request.origin.lower()
+    if cross_site:
+        raise PermissionDenied("Basic credentials are not accepted on a cross-site request: a browser sends the "
+                               "ones it remembers by itself. Send the request from this site, or use a token.")

@@ -16,11 +16,11 @@ from urllib.parse import parse_qsl, unquote
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Payload, OAuth2Request
 from sqlalchemy.orm import Session
 
-from authhub import Request
+from authhub import MalformedCredentials, Request
 from authhub_oauth.models import OAuthClient
 
 
-class Payload(OAuth2Payload):
+class Payload(OAuth2Payload):  # type: ignore[misc]
     """OAuth parameters from one source (query or form), keeping repeated ones for Authlib's checks."""
 
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
@@ -38,7 +38,7 @@ class Payload(OAuth2Payload):
         return self._datalist
 
 
-class OAuthRequest(OAuth2Request):
+class OAuthRequest(OAuth2Request):  # type: ignore[misc]
     """An :class:`authhub.Request` as Authlib sees it.
 
     The authorization endpoint reads its parameters from the query string;
@@ -95,7 +95,7 @@ def _storable(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return pairs
 
 
-def basic_client_credentials(header: str | None) -> tuple[str, str] | None:
+def basic_client_credentials(request: Request) -> tuple[str, str] | None:
     """``(client_id, client_secret)`` of a ``Basic`` Authorization header; ``None`` without one.
 
     RFC 6749 §2.3.1: the id and secret are form-urlencoded, then Basic-encoded.
@@ -103,16 +103,14 @@ def basic_client_credentials(header: str | None) -> tuple[str, str] | None:
     :raises InvalidClientError: a Basic header that does not decode to ``id:secret`` (401,
         so it counts as a failed client authentication).
     """
-    if not header:
-        return None
-    scheme, _, encoded = header.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
     try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        encoded = request.credentials("Basic")
+        if encoded is None:
+            return None
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
         client_id, sep, secret = decoded.partition(":")
         client_id, secret = unquote(client_id, errors="strict"), unquote(secret, errors="strict")
-    except (binascii.Error, UnicodeDecodeError):
+    except (MalformedCredentials, binascii.Error, UnicodeDecodeError):
         raise InvalidClientError(status_code=401, description="Malformed client credentials.") from None
     if not sep or not client_id or "\x00" in client_id or "\x00" in secret:
         raise InvalidClientError(status_code=401, description="Malformed client credentials.")
@@ -121,11 +119,11 @@ def basic_client_credentials(header: str | None) -> tuple[str, str] | None:
 
 def authenticate_client_secret_basic(query_client: Any, request: OAuthRequest) -> OAuthClient | None:
     """``client_secret_basic`` that refuses malformed credentials (``invalid_client``) instead of skipping them."""
-    credentials = basic_client_credentials(request.headers.get("Authorization"))
+    credentials = basic_client_credentials(request.hub_request)
     if credentials is None:
         return None
     client_id, secret = credentials
-    client = query_client(client_id)
+    client: OAuthClient | None = query_client(client_id)
     if client is None:
         raise InvalidClientError(status_code=401, description="The client does not exist on this server.")
     if client.check_client_secret(secret):

@@ -1,29 +1,21 @@
-"""``authhub oauth clients create|list|delete`` and ``authhub oauth tokens revoke``."""
+"""``authhub oauth clients create|list|delete`` and ``authhub oauth tokens revoke``.
+
+Every command gets the configured hub from :func:`authhub.pass_hub`, which
+also turns a :class:`~authhub_oauth.clients.ClientError` (an
+:class:`authhub.AuthhubError`) into a one-line error and exit status 1.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from typing import TypeVar
 
 import click
 
-from authhub import AuthhubError
-from authhub.cli import current_hub, ensure_tables
-from authhub_oauth.clients import ClientError, create_client, delete_client, list_clients, revoke_tokens
+import authhub
+from authhub import AuthHub
+from authhub_oauth.clients import create_client, delete_client, list_clients, revoke_tokens
 from authhub_oauth.models import GRANT_TYPES
-
-T = TypeVar("T")
-
-
-def _run(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except ClientError as error:
-        raise click.ClickException(str(error)) from None
-    except AuthhubError as error:
-        raise click.ClickException(error.detail) from None
 
 
 @click.group("oauth")
@@ -45,15 +37,14 @@ def clients_group() -> None:
 @click.option("--public", is_flag=True, help="A public client (no secret; PKCE S256 is required).")
 @click.option("--may-introspect", is_flag=True, help="May introspect any token (a resource server).")
 @click.option("--json", "as_json", is_flag=True, help='Print {"client_id": ..., "client_secret": ...}.')
-def clients_create(name: str, grant_types: tuple[str, ...], redirect_uris: tuple[str, ...],
+@authhub.pass_hub
+def clients_create(hub: AuthHub, name: str, grant_types: tuple[str, ...], redirect_uris: tuple[str, ...],
                    scopes: tuple[str, ...], public: bool, may_introspect: bool, as_json: bool) -> None:
     """Register a client. Its secret is printed once and stored only as a digest."""
-    hub = current_hub()
-    ensure_tables(hub)
-    client, secret = _run(lambda: create_client(
+    client, secret = create_client(
         hub, name=name, grant_types=grant_types, redirect_uris=redirect_uris, scopes=scopes,
         public=public, may_introspect=may_introspect,
-    ))
+    )
     if as_json:
         click.echo(json.dumps({"client_id": client.client_id, "client_secret": secret}))
         return
@@ -67,11 +58,10 @@ def clients_create(name: str, grant_types: tuple[str, ...], redirect_uris: tuple
 
 @clients_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-def clients_list(as_json: bool) -> None:
+@authhub.pass_hub
+def clients_list(hub: AuthHub, as_json: bool) -> None:
     """List registered clients (never their secrets)."""
-    hub = current_hub()
-    ensure_tables(hub)
-    clients = _run(lambda: list_clients(hub))
+    clients = list_clients(hub)
     if as_json:
         click.echo(json.dumps([client.as_json() for client in clients], indent=2))
         return
@@ -86,11 +76,10 @@ def clients_list(as_json: bool) -> None:
 
 @clients_group.command("delete")
 @click.argument("client_id")
-def clients_delete(client_id: str) -> None:
+@authhub.pass_hub
+def clients_delete(hub: AuthHub, client_id: str) -> None:
     """Delete client CLIENT_ID with all its codes and tokens."""
-    hub = current_hub()
-    ensure_tables(hub)
-    _run(lambda: delete_client(hub, client_id))
+    delete_client(hub, client_id)
     click.echo(f"client {client_id!r} deleted")
 
 
@@ -103,18 +92,18 @@ def tokens_group() -> None:
 @click.option("--client", "client_id", help="Revoke the tokens of this client.")
 @click.option("--user", "username", help="Revoke the tokens issued for this user.")
 @click.option("--token-stdin", is_flag=True, help="Revoke the one token read from the first line of stdin.")
-def tokens_revoke(client_id: str | None, username: str | None, token_stdin: bool) -> None:
+@authhub.pass_hub
+def tokens_revoke(hub: AuthHub, client_id: str | None, username: str | None, token_stdin: bool) -> None:
     """Revoke tokens matching every option given (at least one)."""
-    hub = current_hub()
-    ensure_tables(hub)
     user_id = None
     if username is not None:
-        user = _run(lambda: hub.users.get_by_username(username))
+        # Whatever store keeps the users: only its lookup by name is needed.
+        user = hub.users.get_by_username(username)
         if user is None:
             raise click.ClickException(f"no user named {username!r}")
-        user_id = user.id
+        user_id = str(user.id)
     token = sys.stdin.readline().strip() if token_stdin else None
     if token_stdin and not token:
         raise click.ClickException("no token on stdin")
-    count = _run(lambda: revoke_tokens(hub, client_id=client_id, user_id=user_id, token=token))
+    count = revoke_tokens(hub, client_id=client_id, user_id=user_id, token=token)
     click.echo(f"revoked {count} token(s)")

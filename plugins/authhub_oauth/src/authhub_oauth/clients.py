@@ -1,4 +1,8 @@
-"""Registering clients and revoking tokens: what the CLI and applications call."""
+"""Registering clients and revoking tokens: what the CLI and applications call.
+
+Each function takes the hub and works through its :class:`~authhub_oauth.OAuthScheme`
+(``hub.find_scheme``), so it refuses a hub without the oauth plugin.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +16,20 @@ import attrs
 import sqlalchemy as sa
 from authlib.common.security import generate_token, is_secure_transport
 
-from authhub import AuthHub
+from authhub import AuthHub, BadRequest
 from authhub_oauth.models import GRANT_TYPES, OAuthClient, OAuthToken, digest, utcnow
-from authhub_oauth.server import TOKEN_LENGTH, server_for
+from authhub_oauth.scheme import OAuthScheme
+from authhub_oauth.server import OAuthServer
 
 #: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_CHARS = frozenset(chr(code) for code in range(0x21, 0x7F)) - {'"', "\\"}
 
 
-class ClientError(ValueError):
-    """A client registration or token request that cannot be done; the message says why."""
+class ClientError(BadRequest, ValueError):
+    """A client registration or token request that cannot be done; the message says why.
+
+    An :class:`authhub.AuthhubError`, so ``authhub oauth ...`` shows it as a one-line error.
+    """
 
 
 @attrs.frozen
@@ -65,6 +73,7 @@ def create_client(
 
     The secret is shown this once: only its digest is stored.
     """
+    _server(hub)  # refuses a hub without the oauth plugin
     name = name.strip()
     if not name or len(name) > 200:
         raise ClientError("a client name must be 1 to 200 characters")
@@ -103,6 +112,11 @@ def create_client(
     return ClientInfo.of(row), secret
 
 
+def _server(hub: AuthHub) -> OAuthServer:
+    """The hub's authorization server (:class:`authhub.ConfigurationError` when oauth is not installed)."""
+    return hub.find_scheme(OAuthScheme).server
+
+
 def _check_redirect_uri(uri: str) -> None:
     """Absolute, no fragment (RFC 6749 §3.1.2); plain http only to this machine (RFC 8252 §7.3)."""
     try:
@@ -120,49 +134,41 @@ def _check_redirect_uri(uri: str) -> None:
 
 
 def list_clients(hub: AuthHub) -> list[ClientInfo]:
+    _server(hub)
     with hub.store.session() as session:
         rows = session.scalars(sa.select(OAuthClient).order_by(OAuthClient.id)).all()
         return [ClientInfo.of(row) for row in rows]
 
 
 def delete_client(hub: AuthHub, client_id: str) -> None:
-    """Delete a client with its codes and tokens (the foreign keys cascade)."""
-    with hub.store.session() as session:
-        row = session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == client_id))
-        if row is None:
-            raise ClientError(f"no client with id {client_id!r}")
-        # Delete explicitly too: not every database enforces ON DELETE CASCADE the same way.
-        session.execute(sa.delete(OAuthToken).where(OAuthToken.client_id == client_id))
-        session.delete(row)
+    """Delete a client with its codes and tokens; announced as ``("oauth-client", client_id)``."""
+    if not _server(hub).delete_client(client_id):
+        raise ClientError(f"no client with id {client_id!r}")
 
 
 def revoke_tokens(
     hub: AuthHub, *, client_id: str | None = None, user_id: Any = None, token: str | None = None
 ) -> int:
-    """Revoke every token matching all the given criteria; return how many were live."""
+    """Revoke every token matching all the given criteria; return how many were live.
+
+    ``user_id`` is the user store's id of the user (or its ``str()``). Each
+    revoked token is announced as ``("oauth-token", <its digest>)``.
+    """
+    server = _server(hub)
     where: list[Any] = []
     if client_id is not None:
         where.append(OAuthToken.client_id == client_id)
     if user_id is not None:
-        where.append(OAuthToken.user_id == user_id)
+        where.append(OAuthToken.user_id == str(user_id))
     if token is not None:
         token_digest = digest(token)
         where.append(sa.or_(OAuthToken.access_token_digest == token_digest,
                             OAuthToken.refresh_token_digest == token_digest))
     if not where:
         raise ClientError("say which tokens to revoke: --client, --user or --token-stdin")
-    return server_for(hub).revoke_tokens(*where)
+    return server.revoke_tokens(*where)
 
 
 def issue_token(hub: AuthHub, client_id: str, user: Any, scopes: Iterable[str] = ()) -> str:
-    """Issue an access token for ``user`` through ``client_id`` directly (no grant); return it."""
-    token = generate_token(TOKEN_LENGTH)
-    lifetime = dt.timedelta(seconds=server_for(hub).settings["access_token_lifetime"])
-    now = utcnow()
-    with hub.store.session() as session:
-        session.add(OAuthToken(
-            access_token_digest=digest(token), client_id=client_id,
-            user_id=getattr(user, "id", None), scope=" ".join(scopes), family_id=secrets.token_hex(16),
-            issued_at=now, expires_at=now + lifetime,
-        ))
-    return token
+    """Issue an access token for ``user`` (``None``: the client itself) through ``client_id`` directly."""
+    return _server(hub).issue_token(client_id, user, scopes)

@@ -51,7 +51,7 @@ def _find_token(server: OAuthServer, token: str, hint: str | None) -> _Found | N
 TOKEN_TYPE_HINTS = ("access_token", "refresh_token")
 
 
-class UnsupportedTokenType(OAuth2Error):
+class UnsupportedTokenType(OAuth2Error):  # type: ignore[misc]
     """RFC 7009 §2.2.1: a ``token_type_hint`` this server does not know is a 400, not a client failure."""
 
     error = "unsupported_token_type"
@@ -66,7 +66,7 @@ def _check_params(request: OAuthRequest) -> None:
         raise UnsupportedTokenType(f"Unsupported token_type_hint; use one of {', '.join(TOKEN_TYPE_HINTS)}.")
 
 
-class TokenRevocation(RevocationEndpoint):
+class TokenRevocation(RevocationEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
     server: OAuthServer
 
@@ -84,7 +84,7 @@ class TokenRevocation(RevocationEndpoint):
             self.server.revoke_tokens(OAuthToken.id == token.row.id)
 
 
-class TokenIntrospection(IntrospectionEndpoint):
+class TokenIntrospection(IntrospectionEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
     server: OAuthServer
 

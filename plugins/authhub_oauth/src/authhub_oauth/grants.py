@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from authhub_oauth.server import OAuthServer
 
 
-class StrictCodeChallenge(CodeChallenge):
+class StrictCodeChallenge(CodeChallenge):  # type: ignore[misc]
     """PKCE, S256 only unless ``plain`` is allowed, and required of public clients."""
 
     def __init__(self, allow_plain: bool) -> None:
@@ -44,7 +44,7 @@ class StrictCodeChallenge(CodeChallenge):
             raise InvalidRequestError("Unsupported 'code_challenge_method': use S256.")
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
     server: OAuthServer
 
@@ -55,7 +55,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             session.add(AuthorizationCode(
                 code_digest=digest(code),
                 client_id=request.client.client_id,
-                user_id=request.user.id,
+                user_id=str(request.user.id),
                 redirect_uri=data.get("redirect_uri") or "",
                 scope=request.scope or "",
                 code_challenge=data.get("code_challenge"),
@@ -65,7 +65,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
         with self.server.hub.store.session() as session:
-            row = session.scalar(sa.select(AuthorizationCode).where(AuthorizationCode.code_digest == digest(code)))
+            row: AuthorizationCode | None = session.scalar(
+                sa.select(AuthorizationCode).where(AuthorizationCode.code_digest == digest(code))
+            )
         if row is None or row.client_id != client.client_id:
             return None
         if row.used_at is not None:
@@ -100,14 +102,16 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return self.server.active_user(authorization_code.user_id)
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):
+class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
     INCLUDE_NEW_REFRESH_TOKEN = True
     server: OAuthServer
 
     def authenticate_refresh_token(self, refresh_token: str) -> OAuthToken | None:
         with self.server.hub.store.session() as session:
-            row = session.scalar(sa.select(OAuthToken).where(OAuthToken.refresh_token_digest == digest(refresh_token)))
+            row: OAuthToken | None = session.scalar(
+                sa.select(OAuthToken).where(OAuthToken.refresh_token_digest == digest(refresh_token))
+            )
         if row is None:
             return None
         if row.refresh_used_at is not None:
@@ -147,5 +151,5 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         """Already done: the old refresh token was claimed before the new one was issued."""
 
 
-class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]

@@ -5,6 +5,9 @@ refresh tokens are kept as SHA-256 digests. They are all generated here
 with more than 256 bits of randomness, so a fast digest is as safe as a
 slow hash and lets a token be found by its digest with one index lookup.
 
+Rows refer to users by ``str(user.id)`` (a user store may use integers,
+UUIDs or anything else), with no foreign key to any user table.
+
 The rows double as Authlib's model mixins (``ClientMixin``,
 ``AuthorizationCodeMixin``, ``TokenMixin``), which is all Authlib asks of a
 storage layer.
@@ -22,7 +25,7 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMix
 from authlib.oauth2.rfc6749.util import scope_to_list
 from sqlalchemy.orm import Mapped, mapped_column
 
-from authhub.store import Base
+from authhub import Base
 
 #: The grant types a client may be registered for.
 GRANT_TYPES = ("authorization_code", "client_credentials", "refresh_token")
@@ -55,7 +58,7 @@ def split(text: str | None) -> list[str]:
     return (text or "").split()
 
 
-class OAuthClient(Base, ClientMixin):
+class OAuthClient(Base, ClientMixin):  # type: ignore[misc]
     """A registered client: confidential (with a secret digest) or public."""
 
     __tablename__ = "oauth_client"
@@ -117,7 +120,7 @@ class OAuthClient(Base, ClientMixin):
         return f"<OAuthClient {self.client_id!r} {self.name!r}>"
 
 
-class AuthorizationCode(Base, AuthorizationCodeMixin):
+class AuthorizationCode(Base, AuthorizationCodeMixin):  # type: ignore[misc]
     """An authorization code, redeemable once (``used_at`` is set atomically)."""
 
     __tablename__ = "oauth_authorization_code"
@@ -127,7 +130,8 @@ class AuthorizationCode(Base, AuthorizationCodeMixin):
     client_id: Mapped[str] = mapped_column(
         sa.String(64), sa.ForeignKey("oauth_client.client_id", ondelete="CASCADE"), index=True
     )
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("authhub_user.id", ondelete="CASCADE"), index=True)
+    #: ``str(user.id)`` of the user store's user; no foreign key, users may live anywhere.
+    user_id: Mapped[str] = mapped_column(sa.String(255), index=True)
     redirect_uri: Mapped[str] = mapped_column(sa.Text(), default="")
     scope: Mapped[str] = mapped_column(sa.Text(), default="")
     code_challenge: Mapped[str | None] = mapped_column(sa.String(128), nullable=True)
@@ -150,7 +154,7 @@ class AuthorizationCode(Base, AuthorizationCodeMixin):
         return f"<AuthorizationCode id={self.id} client={self.client_id!r}>"
 
 
-class OAuthToken(Base, TokenMixin):
+class OAuthToken(Base, TokenMixin):  # type: ignore[misc]
     """An access token and its optional refresh token.
 
     Tokens born of one grant share a ``family_id``: rotating a refresh token
@@ -166,9 +170,8 @@ class OAuthToken(Base, TokenMixin):
     client_id: Mapped[str] = mapped_column(
         sa.String(64), sa.ForeignKey("oauth_client.client_id", ondelete="CASCADE"), index=True
     )
-    user_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("authhub_user.id", ondelete="CASCADE"), nullable=True, index=True
-    )
+    #: ``str(user.id)`` of the user store's user, ``None`` for a client-credentials token.
+    user_id: Mapped[str | None] = mapped_column(sa.String(255), nullable=True, index=True)
     scope: Mapped[str] = mapped_column(sa.Text(), default="")
     family_id: Mapped[str] = mapped_column(sa.String(32), index=True)
     authorization_code_id: Mapped[int | None] = mapped_column(nullable=True, index=True)
@@ -181,7 +184,7 @@ class OAuthToken(Base, TokenMixin):
     # -- Authlib's TokenMixin ------------------------------------------------------
 
     def check_client(self, client: Any) -> bool:
-        return self.client_id == client.get_client_id()
+        return bool(self.client_id == client.get_client_id())
 
     def get_scope(self) -> str:
         return self.scope

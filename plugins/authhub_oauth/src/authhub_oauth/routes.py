@@ -3,10 +3,13 @@
 ``POST /oauth/token`` (RFC 6749), ``GET/POST /oauth/authorize`` with a
 consent page, ``POST /oauth/revoke`` (RFC 7009), ``POST /oauth/introspect``
 (RFC 7662) and ``GET /.well-known/oauth-authorization-server`` (RFC 8414).
+Each handler takes the hub's :class:`~authhub_oauth.server.OAuthServer`
+first: :func:`routes` binds them to the scheme's own server.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import html
@@ -18,10 +21,9 @@ from urllib.parse import parse_qsl, quote
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
-from authhub import AuthenticationFailed, AuthHub, Outcome, PermissionDenied, Request, Response, TooManyRequests
-from authhub.server import Route
+from authhub import AuthenticationFailed, Outcome, PermissionDenied, Request, Response, Route, TooManyRequests
 from authhub_oauth.adapter import OAuthRequest, basic_client_credentials
-from authhub_oauth.server import OAuthServer, server_for
+from authhub_oauth.server import OAuthServer
 
 #: The consent form's field that ties it to the authorization request it was shown for.
 CONSENT_BINDING = "consent_binding"
@@ -35,59 +37,54 @@ PAGE_HEADERS = (
 )
 
 
-def routes(hub: AuthHub) -> list[Route]:
+def routes(server: OAuthServer) -> list[Route]:
+    """The endpoints of ``server``, each handler bound to it."""
     return [
-        Route("/oauth/token", token, ("POST",)),
-        Route("/oauth/authorize", authorize, ("GET", "POST")),
-        Route("/oauth/revoke", revoke, ("POST",)),
-        Route("/oauth/introspect", introspect, ("POST",)),
-        Route("/.well-known/oauth-authorization-server", metadata, ("GET", "HEAD")),
+        Route("/oauth/token", functools.partial(token, server), ("POST",)),
+        Route("/oauth/authorize", functools.partial(authorize, server), ("GET", "POST")),
+        Route("/oauth/revoke", functools.partial(revoke, server), ("POST",)),
+        Route("/oauth/introspect", functools.partial(introspect, server), ("POST",)),
+        Route("/.well-known/oauth-authorization-server", functools.partial(metadata, server), ("GET", "HEAD")),
     ]
-
-
-def _server(request: Request) -> OAuthServer:
-    assert request.hub is not None  # the reference server binds every request
-    return server_for(request.hub)
 
 
 def _oauth_request(server: OAuthServer, request: Request, *, from_query: bool) -> OAuthRequest | Response:
     try:
         return OAuthRequest(request, from_query=from_query)
     except OAuth2Error as error:  # a body that is not UTF-8, plain http to a public host
-        return server.handle_error_response(None, error)
+        response: Response = server.handle_error_response(None, error)
+        return response
 
 
 # -- token, revocation, introspection -------------------------------------------------------
 
 
-def token(request: Request) -> Response:
-    server = _server(request)
+def token(server: OAuthServer, request: Request) -> Response:
     oauth_request = _oauth_request(server, request, from_query=False)
     if isinstance(oauth_request, Response):
         return oauth_request
-    return _client_lockout(request, server, oauth_request, lambda: server.create_token_response(oauth_request))
+    return _client_lockout(server, request, oauth_request, lambda: server.create_token_response(oauth_request))
 
 
-def revoke(request: Request) -> Response:
-    return _endpoint(request, "revocation")
+def revoke(server: OAuthServer, request: Request) -> Response:
+    return _endpoint(server, request, "revocation")
 
 
-def introspect(request: Request) -> Response:
-    return _endpoint(request, "introspection")
+def introspect(server: OAuthServer, request: Request) -> Response:
+    return _endpoint(server, request, "introspection")
 
 
-def _endpoint(request: Request, name: str) -> Response:
-    server = _server(request)
+def _endpoint(server: OAuthServer, request: Request, name: str) -> Response:
     oauth_request = _oauth_request(server, request, from_query=False)
     if isinstance(oauth_request, Response):
         return oauth_request
-    response = _client_lockout(request, server, oauth_request,
+    response = _client_lockout(server, request, oauth_request,
                                lambda: server.create_endpoint_response(name, oauth_request))
     assert response is not None
     return response
 
 
-def _client_lockout(request: Request, server: OAuthServer, oauth_request: OAuthRequest,
+def _client_lockout(server: OAuthServer, request: Request, oauth_request: OAuthRequest,
                     respond: Callable[[], Response]) -> Response:
     """Run an endpoint that authenticates the client under the hub's lockout (``client:<id>``).
 
@@ -98,12 +95,11 @@ def _client_lockout(request: Request, server: OAuthServer, oauth_request: OAuthR
     the answer is 429 with ``Retry-After``. Two client-authentication
     methods at once are refused (RFC 6749 §2.3) before any secret is checked.
     """
-    hub = request.hub
-    assert hub is not None
+    hub = server.hub
     basic: tuple[str, str] | None = None
     malformed: OAuth2Error | None = None
     try:
-        basic = basic_client_credentials(request.authorization)
+        basic = basic_client_credentials(request)
     except OAuth2Error as error:
         malformed = error
     form = oauth_request.payload.datalist
@@ -146,21 +142,21 @@ def _client_lockout(request: Request, server: OAuthServer, oauth_request: OAuthR
 # -- authorization endpoint and consent ---------------------------------------------------------
 
 
-def authorize(request: Request) -> Response:
+def authorize(server: OAuthServer, request: Request) -> Response:
     """Check the authorization request, then ask the logged-in user for consent.
 
     An unknown client or a redirect URI that is not registered gets a plain
     400: the user agent is never sent to an unverified address. Other
     errors go back to the client's redirect URI, as RFC 6749 §4.1.2.1 says.
     """
-    server = _server(request)
     oauth_request = _oauth_request(server, request, from_query=True)
     if isinstance(oauth_request, Response):
         return oauth_request
     try:
         grant = server.get_consent_grant(oauth_request)
     except OAuth2Error as error:
-        return server.handle_error_response(oauth_request, error)
+        refused: Response = server.handle_error_response(oauth_request, error)
+        return refused
 
     identity = request.identity
     if not identity.is_authenticated or identity.scheme not in server.settings["consent_schemes"]:
@@ -239,9 +235,8 @@ def _consent_binding(request: Request) -> str | None:
 # -- metadata ------------------------------------------------------------------------------
 
 
-def metadata(request: Request) -> Response:
+def metadata(server: OAuthServer, request: Request) -> Response:
     """RFC 8414 authorization server metadata."""
-    server = _server(request)
     issuer = server.issuer()
     if issuer is None:
         # Never the Host header: a forged Host would be served to every client of a shared cache.

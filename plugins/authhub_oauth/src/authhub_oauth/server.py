@@ -3,7 +3,11 @@
 Authlib runs the protocol; :mod:`authhub_oauth.grants` and
 :mod:`authhub_oauth.endpoints` supply storage and the stricter rules, and
 :mod:`authhub_oauth.adapter` turns an :class:`authhub.Request` into what
-Authlib reads.
+Authlib reads. One hub's :class:`authhub_oauth.OAuthScheme` owns one server.
+
+Every revocation is announced on the hub's invalidation channel once it is
+committed: ``("oauth-token", <access token digest>)`` for each token it
+ended, ``("oauth-client", <client_id>)`` for a deleted client.
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import secrets
 import uuid
-import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,13 +26,17 @@ from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 
 from authhub import AuthHub, Response
-from authhub_oauth import settings as oauth_settings
 from authhub_oauth.adapter import OAuthRequest, authenticate_client_secret_basic
 from authhub_oauth.endpoints import TokenIntrospection, TokenRevocation
 from authhub_oauth.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant, StrictCodeChallenge
-from authhub_oauth.models import AuthorizationCode, OAuthClient, OAuthToken, changed, digest, utcnow
+from authhub_oauth.models import AuthorizationCode, OAuthClient, OAuthToken, digest, utcnow
 
 TOKEN_LENGTH = 48  # characters of [A-Za-z0-9]: about 285 bits
+
+#: What :meth:`OAuthServer.revoke_tokens` announces for each token it ends (key: the access token's digest).
+REVOKED_KIND = "oauth-token"
+#: What :meth:`OAuthServer.delete_client` announces (key: the client_id).
+DELETED_KIND = "oauth-client"
 
 
 class _NoIssuedTokens(logging.Filter):
@@ -42,12 +50,11 @@ for _grant_module in ("authorization_code", "refresh_token", "client_credentials
     logging.getLogger(f"authlib.oauth2.rfc6749.grants.{_grant_module}").addFilter(_NoIssuedTokens())
 
 
-class OAuthServer(AuthorizationServer):
-    """One hub's authorization server."""
+class OAuthServer(AuthorizationServer):  # type: ignore[misc]
+    """One hub's authorization server (its settings checked by the scheme)."""
 
     def __init__(self, hub: AuthHub, settings: Mapping[str, Any]) -> None:
         super().__init__()
-        oauth_settings.check(settings)
         self.hub = hub
         self.settings = settings
         self.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
@@ -77,7 +84,7 @@ class OAuthServer(AuthorizationServer):
             access_token_digest=digest(token["access_token"]),
             refresh_token_digest=digest(refresh) if refresh else None,
             client_id=request.client.client_id,
-            user_id=request.user.id if request.user is not None else None,
+            user_id=str(request.user.id) if request.user is not None else None,
             scope=token.get("scope", ""),
             family_id=parent.family_id if parent is not None else uuid.uuid4().hex,
             authorization_code_id=code.id if code is not None else (parent.authorization_code_id if parent else None),
@@ -118,10 +125,19 @@ class OAuthServer(AuthorizationServer):
         return user if user is not None and user.is_active else None
 
     def revoke_tokens(self, *where: Any) -> int:
+        """Revoke the live tokens matching ``where``, announce each; how many there were."""
         with self.hub.store.session() as session:
-            return changed(session.execute(
-                sa.update(OAuthToken).where(*where, OAuthToken.revoked_at.is_(None)).values(revoked_at=utcnow())
-            ))
+            revoked = session.scalars(
+                sa.update(OAuthToken)
+                .where(*where, OAuthToken.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+                .returning(OAuthToken.access_token_digest)
+                .execution_options(synchronize_session=False)
+            ).all()
+        # After the commit: a cache refilled in between would hold the old answer.
+        for token_digest in revoked:
+            self.hub.invalidate(REVOKED_KIND, token_digest)
+        return len(revoked)
 
     def revoke_family(self, family_id: str) -> int:
         return self.revoke_tokens(OAuthToken.family_id == family_id)
@@ -129,18 +145,44 @@ class OAuthServer(AuthorizationServer):
     def revoke_code_tokens(self, code_id: int) -> int:
         return self.revoke_tokens(OAuthToken.authorization_code_id == code_id)
 
+    def revoke_user_tokens(self, user_id: str) -> int:
+        return self.revoke_tokens(OAuthToken.user_id == user_id)
+
+    def delete_client(self, client_id: str) -> bool:
+        """Delete a client with its codes and tokens; whether it existed. Announced once committed."""
+        with self.hub.store.session() as session:
+            row = session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == client_id))
+            if row is None:
+                return False
+            # Delete explicitly too: not every database enforces ON DELETE CASCADE the same way.
+            session.execute(sa.delete(OAuthToken).where(OAuthToken.client_id == client_id))
+            session.execute(sa.delete(AuthorizationCode).where(AuthorizationCode.client_id == client_id))
+            session.delete(row)
+        self.hub.invalidate(DELETED_KIND, client_id)
+        return True
+
+    def issue_token(self, client_id: str, user: Any, scopes: Iterable[str] = ()) -> str:
+        """Issue an access token for ``user`` (``None``: the client itself) directly, no grant; return it."""
+        token = generate_token(TOKEN_LENGTH)
+        assert isinstance(token, str)
+        now = utcnow()
+        with self.hub.store.session() as session:
+            session.add(OAuthToken(
+                access_token_digest=digest(token), client_id=client_id,
+                user_id=str(user.id) if user is not None else None, scope=" ".join(scopes),
+                family_id=secrets.token_hex(16), issued_at=now,
+                expires_at=now + dt.timedelta(seconds=self.settings["access_token_lifetime"]),
+            ))
+        return token
+
+    def ensure_client(self, client_id: str, name: str) -> None:
+        """Register ``client_id`` with no secret, grant or redirect URI unless it exists (the tests' client)."""
+        with self.hub.store.session() as session:
+            if session.scalar(sa.select(OAuthClient.id).where(OAuthClient.client_id == client_id)) is None:
+                session.add(OAuthClient(client_id=client_id, client_secret_digest=None, name=name,
+                                        grant_types="", redirect_uris="", scope=""))
+
     def issuer(self) -> str | None:
         """The configured issuer (``oauth.issuer``), ``None`` when unset: never taken from a request."""
         issuer = self.settings["issuer"]
         return str(issuer).rstrip("/") if issuer else None
-
-
-_servers: weakref.WeakKeyDictionary[AuthHub, OAuthServer] = weakref.WeakKeyDictionary()
-
-
-def server_for(hub: AuthHub) -> OAuthServer:
-    """The hub's authorization server, built once."""
-    server = _servers.get(hub)
-    if server is None:
-        server = _servers.setdefault(hub, OAuthServer(hub, hub.settings.section("oauth")))
-    return server

@@ -4,21 +4,23 @@
 * :class:`JWTTokenValidator` - RFC 9068 JWT access tokens of an external
   issuer, verified against its JWKS with an algorithm allow-list.
 * :class:`IntrospectionValidator` - RFC 7662 introspection of a remote
-  authorization server, with a short, bounded cache.
+  authorization server, with a short, bounded cache (:class:`authhub.TTLCache`).
 
 Authlib does the protocol work (signature, claims, ``active``); each class
 adds what Authlib leaves to the application: where keys and rows come
-from, and who the token's user is (:meth:`identity`).
+from, and who the token's user is (:meth:`identity`), always through the
+hub's user store (``hub.users``). Each validator belongs to one hub's
+:class:`authhub_oauth.OAuthScheme`, which closes its HTTP client.
 """
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
+import functools
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +34,7 @@ from joserfc import jws
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
-from authhub import AuthHub, StoreUnavailable, User
-from authhub.users import SQLUserStore, UserRecord
+from authhub import AuthHub, PreparedRead, SQLUserStore, StoreUnavailable, TTLCache, User
 from authhub_oauth.identity import AccessToken, ClientPrincipal
 from authhub_oauth.models import OAuthToken, aware, digest
 
@@ -73,9 +74,7 @@ JWT_ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 def _subject(hub: AuthHub, username: str | None, client_id: str | None) -> tuple[Any, Any]:
     """``(request.user, token user)`` for a token naming ``username`` on behalf of ``client_id``."""
     if username:
-        # A user store handed in by an application may not look users up by name.
-        find = getattr(hub.users, "get_by_username", None)
-        user = find(username) if find is not None else None
+        user = hub.users.get_by_username(username)
         if user is not None:
             if not user.is_active:
                 raise InvalidTokenError(INACTIVE_USER)
@@ -92,18 +91,19 @@ def _subject(hub: AuthHub, username: str | None, client_id: str | None) -> tuple
 
 @attrs.frozen
 class IssuedToken:
-    """An access token row as the request path reads it, with its user's columns (one query).
+    """An access token row as the request path reads it, with its user when one query brought it.
 
-    Provides the part of Authlib's ``TokenMixin`` that bearer validation uses.
+    ``user`` is the user read with the row (the built-in store's join), ``None``
+    when the query did not bring one. Provides the part of Authlib's
+    ``TokenMixin`` that bearer validation uses.
     """
 
     client_id: str
-    user_id: int | None
+    user_id: str | None
     scope: str
     expires_at: dt.datetime
     revoked_at: dt.datetime | None
-    username: str | None
-    user_is_active: bool | None
+    user: User | None = None
 
     def get_scope(self) -> str:
         return self.scope
@@ -115,23 +115,39 @@ class IssuedToken:
         return self.revoked_at is not None
 
 
-class OpaqueTokenValidator(BearerTokenValidator):
+class OpaqueTokenValidator(BearerTokenValidator):  # type: ignore[misc]
     """Access tokens issued by this authorization server, looked up by digest.
 
-    The lookup is one prepared query (:meth:`authhub.store.Store.prepare`)
-    that also brings the token's user from the built-in user table.
+    The lookup is one prepared query (:meth:`authhub.Store.prepare`). With
+    the built-in user store it also brings the token's user (a join on
+    :attr:`authhub.SQLUserStore.table`); with any other store the user is
+    asked of ``hub.users`` afterwards.
     """
 
     def __init__(self, hub: AuthHub, realm: str) -> None:
         super().__init__(realm=realm)
         self.hub = hub
-        tokens, users = OAuthToken.__table__, UserRecord.__table__
-        self._lookup = hub.store.prepare(
-            sa.select(
-                tokens.c.client_id, tokens.c.user_id, tokens.c.scope, tokens.c.expires_at, tokens.c.revoked_at,
-                users.c.username, users.c.is_active,
+
+    @functools.cached_property
+    def _joined(self) -> bool:
+        """Whether the user comes with the row (decided once: a hub never changes)."""
+        return isinstance(self.hub.users, SQLUserStore)
+
+    @functools.cached_property
+    def _lookup(self) -> PreparedRead:
+        # Prepared on first use, not when the hub is built: the user store may
+        # need its database, and building a hub must not.
+        tokens = OAuthToken.__table__
+        columns = [tokens.c.client_id, tokens.c.user_id, tokens.c.scope, tokens.c.expires_at, tokens.c.revoked_at]
+        if not self._joined:
+            return self.hub.store.prepare(
+                sa.select(*columns).where(tokens.c.access_token_digest == sa.bindparam("digest"))
             )
-            .select_from(tokens.outerjoin(users, tokens.c.user_id == users.c.id))
+        users = SQLUserStore.table
+        return self.hub.store.prepare(
+            sa.select(*columns, users.c.id, users.c.username, users.c.is_active)
+            # The cast keeps the user's primary-key index usable.
+            .select_from(tokens.outerjoin(users, users.c.id == sa.cast(tokens.c.user_id, sa.Integer)))
             .where(tokens.c.access_token_digest == sa.bindparam("digest"))
         )
 
@@ -139,11 +155,11 @@ class OpaqueTokenValidator(BearerTokenValidator):
         row = self._lookup.fetch_one(digest=digest(token_string))
         if row is None:
             return None
-        client_id, user_id, scope, expires_at, revoked_at, username, is_active = row
+        client_id, user_id, scope, expires_at, revoked_at = row[:5]
         expiry = aware(expires_at)
         assert expiry is not None
-        return IssuedToken(client_id, user_id, scope or "", expiry, revoked_at, username,
-                           None if is_active is None else bool(is_active))
+        user = _joined_user(row[5:]) if self._joined else None
+        return IssuedToken(client_id, user_id, scope or "", expiry, revoked_at, user)
 
     def validate_token(self, token: IssuedToken | None, scopes: Any, request: Any) -> None:
         # Authlib's checks, each with its own description for the client.
@@ -158,12 +174,9 @@ class OpaqueTokenValidator(BearerTokenValidator):
     def identity(self, token: IssuedToken) -> tuple[Any, AccessToken]:
         user = None
         if token.user_id is not None:
-            if isinstance(self.hub.users, SQLUserStore):
-                # The query already brought the user from the built-in table.
-                if token.username is not None:
-                    user = User(token.user_id, token.username, bool(token.user_is_active))
-            else:
-                user = self.hub.users.get(token.user_id)
+            # The built-in store's join brought the user already; any other store is asked
+            # on every request, so a user it deactivated is refused at once.
+            user = token.user if self._joined else self.hub.users.get(token.user_id)
             if user is None or not user.is_active:
                 raise InvalidTokenError(INACTIVE_USER)
         auth = AccessToken(
@@ -171,6 +184,12 @@ class OpaqueTokenValidator(BearerTokenValidator):
             user=user, source="opaque",
         )
         return (user if user is not None else ClientPrincipal(token.client_id)), auth
+
+
+def _joined_user(columns: Sequence[Any]) -> User | None:
+    """The user of the built-in table from a row's joined columns, ``None`` when none matched."""
+    user_id, username, is_active = columns
+    return None if user_id is None else User(user_id, username, bool(is_active))
 
 
 # -- JWT access tokens (RFC 9068) -----------------------------------------------------
@@ -183,10 +202,11 @@ class KeySource:
     with made-up key ids cannot make us hammer the issuer.
     """
 
-    def __init__(self, location: str, *, max_age: float, timeout: float, min_refresh: float = 10.0) -> None:
+    def __init__(self, location: str, *, max_age: float, http: httpx.Client | None,
+                 min_refresh: float = 10.0) -> None:
         self.location = location
         self.max_age = max_age
-        self.timeout = timeout
+        self.http = http
         self.min_refresh = min_refresh
         self._keys: KeySet | None = None
         self._loaded_at = 0.0
@@ -209,8 +229,8 @@ class KeySource:
 
     def _load(self) -> None:
         try:
-            if self.location.startswith(("https://", "http://")):
-                response = httpx.get(self.location, timeout=self.timeout, follow_redirects=False)
+            if self.http is not None:
+                response = self.http.get(self.location)
                 response.raise_for_status()
                 data = response.json()
             else:
@@ -222,7 +242,12 @@ class KeySource:
         self._loaded_at = time.monotonic()
 
 
-class JWTTokenValidator(JWTBearerTokenValidator):
+def _http_client(settings: Mapping[str, Any]) -> httpx.Client:
+    """The client a validator talks to the issuer with; the scheme closes it with the hub."""
+    return httpx.Client(timeout=settings["http_timeout"], follow_redirects=False)
+
+
+class JWTTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
     """RFC 9068 JWT access tokens: ``iss``, ``aud``, ``exp`` and the signature, by Authlib.
 
     Added here: the ``alg`` allow-list (checked before any key is used, so
@@ -234,8 +259,13 @@ class JWTTokenValidator(JWTBearerTokenValidator):
         super().__init__(settings["jwt_issuer"], settings["jwt_audience"], realm=settings["realm"])
         self.hub = hub
         self.algorithms = frozenset(settings["jwt_algorithms"])
-        self.keys = KeySource(settings["jwks"], max_age=settings["jwks_cache_seconds"],
-                              timeout=settings["http_timeout"])
+        location: str = settings["jwks"]
+        self.http = _http_client(settings) if location.startswith(("https://", "http://")) else None
+        self.keys = KeySource(location, max_age=settings["jwks_cache_seconds"], http=self.http)
+
+    def close(self) -> None:
+        if self.http is not None:
+            self.http.close()
 
     def get_jwks(self) -> KeySet:
         return self.keys.key_set()
@@ -293,60 +323,58 @@ def _jwt_problem(cause: BaseException | None) -> str:
 # -- remote introspection (RFC 7662) --------------------------------------------------
 
 
-class TTLCache:
-    """A small, bounded map whose entries expire; keys are token digests, never tokens."""
+@attrs.frozen
+class Introspected:
+    """A kept introspection answer, with what invalidations are matched against."""
 
-    def __init__(self, max_entries: int, max_age: float) -> None:
-        self.max_entries = max_entries
-        self.max_age = max_age
-        self._entries: collections.OrderedDict[str, tuple[float, dict[str, Any]]] = collections.OrderedDict()
-        self._lock = threading.Lock()
+    #: The token's digest (the cache's key), never the token.
+    digest: str
+    answer: dict[str, Any] = attrs.field(repr=False)
 
-    def get(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry[0] <= time.monotonic():
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return entry[1]
-
-    def put(self, key: str, value: dict[str, Any], max_age: float | None = None) -> None:
-        age = self.max_age if max_age is None else min(self.max_age, max_age)
-        if age <= 0 or self.max_entries <= 0:
-            return
-        with self._lock:
-            self._entries[key] = (time.monotonic() + age, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
+    @property
+    def client_id(self) -> Any:
+        return self.answer.get("client_id")
 
 
-class IntrospectionValidator(IntrospectTokenValidator):
-    """Ask a remote authorization server whether a token is active (RFC 7662)."""
+class IntrospectionValidator(IntrospectTokenValidator):  # type: ignore[misc]
+    """Ask a remote authorization server whether a token is active (RFC 7662).
+
+    Answers are kept in :attr:`cache` (``None`` when ``introspection_cache_seconds``
+    or ``introspection_cache_size`` is 0) by the token's digest, never past the
+    token's ``exp``; :meth:`forget` drops those an invalidation names.
+    """
 
     def __init__(self, hub: AuthHub, settings: Mapping[str, Any]) -> None:
         super().__init__(realm=settings["realm"])
         self.hub = hub
         self.url = settings["introspection_url"]
         self.credentials = (settings["introspection_client_id"], settings["introspection_client_secret"])
-        self.timeout = settings["http_timeout"]
-        self.cache = TTLCache(settings["introspection_cache_size"], settings["introspection_cache_seconds"])
+        self.http = _http_client(settings)
+        seconds, size = settings["introspection_cache_seconds"], settings["introspection_cache_size"]
+        self.cache: TTLCache[str, Introspected] | None = TTLCache(seconds, size) if seconds > 0 and size > 0 else None
+
+    def close(self) -> None:
+        self.http.close()
+
+    def forget(self, kind: str, key: str) -> None:
+        """Drop kept answers about a revoked token (``oauth-token``, its digest) or a deleted client."""
+        if self.cache is None:
+            return
+        if kind == "oauth-token":
+            self.cache.discard(lambda kept: kept.digest == key)
+        elif kind == "oauth-client":
+            self.cache.discard(lambda kept: kept.client_id == key)
 
     def introspect_token(self, token_string: str) -> dict[str, Any]:
         key = digest(token_string)
-        cached = self.cache.get(key)
+        cache = self.cache
+        cached = cache.get(key) if cache is not None else None
         if cached is not None:
-            return cached
+            return cached.answer
+        generation = cache.generation if cache is not None else 0  # read before the answer is
         try:
-            response = httpx.post(
-                self.url, data={"token": token_string, "token_type_hint": "access_token"},
-                auth=self.credentials, timeout=self.timeout, follow_redirects=False,
+            response = self.http.post(
+                self.url, data={"token": token_string, "token_type_hint": "access_token"}, auth=self.credentials,
             )
             response.raise_for_status()
             answer = response.json()
@@ -358,8 +386,9 @@ class IntrospectionValidator(IntrospectTokenValidator):
             expires = _timestamp(answer.get("exp"))
         except InvalidTokenError:
             return answer  # validate_token refuses it; an answer that cannot be read is not kept
-        max_age = None if expires is None else (expires - dt.datetime.now(dt.timezone.utc)).total_seconds()
-        self.cache.put(key, answer, max_age)
+        if cache is not None:
+            cache.put(key, Introspected(key, answer), generation,
+                      expires_at=None if expires is None else expires.timestamp())
         return answer
 
     def validate_token(self, token: Any, scopes: Any, request: Any) -> None:

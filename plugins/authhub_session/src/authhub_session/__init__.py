@@ -5,38 +5,48 @@ cookie holds only a random 256-bit id and the store (the hub's database or
 Redis) keeps its SHA-256 digest. Unsafe requests must carry the session's
 CSRF token. :func:`login`, :func:`logout` and :func:`logout_all` start and
 end sessions; ``authhub serve`` gains ``/login``, ``/logout`` and ``/``.
+
+Each hub gets its own :class:`SessionScheme` (``create_scheme``), which
+holds that hub's store, cookie policy and timeouts.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import authhub
-from authhub import Request, Setting
-from authhub_session import csrf, pages
+from authhub import Setting
 from authhub_session.api import csrf_token, login, logout, logout_all
-from authhub_session.scheme import authenticate as _authenticate
-from authhub_session.scheme import current_session
-from authhub_session.sessions import SETTINGS, sessions_of
+from authhub_session.scheme import SessionScheme, current_session
+from authhub_session.settings import SETTINGS
 from authhub_session.stores import SessionData
 
 if TYPE_CHECKING:
     import click
 
-    from authhub import AuthHub
-    from authhub.server import Route
+try:
+    __version__ = version("authhub-session")
+except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    __version__ = "0.0.0"
 
-__all__ = ["SessionData", "csrf_token", "current_session", "login", "logout", "logout_all"]
-
-log = logging.getLogger("authhub.session")
+__all__ = [
+    "SessionData",
+    "SessionScheme",
+    "__version__",
+    "csrf_token",
+    "current_session",
+    "login",
+    "logout",
+    "logout_all",
+]
 
 
 @authhub.hookimpl
-def authenticate(request: Request, settings: Mapping[str, Any], hub: AuthHub) -> tuple[Any, None] | None:
-    return _authenticate(request, settings, hub)
+def create_scheme(hub: authhub.AuthHub, name: str, settings: Mapping[str, Any]) -> SessionScheme:
+    return SessionScheme(hub, name, settings)
 
 
 @authhub.hookimpl
@@ -50,34 +60,7 @@ def migration_directory() -> str:
 
 
 @authhub.hookimpl
-def serve_routes(hub: AuthHub) -> list[Route]:
-    return pages.routes(hub)
-
-
-@authhub.hookimpl
 def register_commands(cli: click.Group) -> None:
     from authhub_session.cli import sessions_group
 
     cli.add_command(sessions_group)
-
-
-@authhub.hookimpl
-def auth_headers(hub: AuthHub, user: Any) -> dict[str, str]:
-    """Log ``user`` in: the session cookie and a CSRF token for unsafe requests."""
-    sessions = sessions_of(hub)
-    session_id, session = sessions.start(user)
-    return {"Cookie": f"{sessions.cookie.name}={session_id}", "X-CSRF-Token": csrf.mask(session.csrf_secret)}
-
-
-@authhub.hookimpl
-def user_changed(hub: AuthHub, username: str) -> None:
-    """A new password or a deactivation ends the user's sessions everywhere (as Django does)."""
-    find = getattr(hub.users, "get_by_username", None)
-    user = find(username) if find is not None else None
-    if user is None:
-        return
-    try:
-        sessions_of(hub).end_all(user.id)
-    except authhub.StoreUnavailable:
-        # The change itself is done; sessions of an inactive user are refused anyway.
-        log.error("could not end the sessions of a changed user: session store unavailable")

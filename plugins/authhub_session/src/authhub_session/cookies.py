@@ -28,20 +28,21 @@ class CookiePolicy:
     always_secure: bool
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> CookiePolicy:
+    def from_settings(cls, settings: Mapping[str, Any], section: str = "session") -> CookiePolicy:
+        """The policy the scheme's settings describe (``section`` names them in errors)."""
         name = settings["cookie_name"]
         if not _TOKEN_CHARS.fullmatch(name):
-            raise ConfigurationError(f"session.cookie_name: {name!r} is not a valid cookie name")
+            raise ConfigurationError(f"{section}.cookie_name: {name!r} is not a valid cookie name")
         samesite = _SAMESITE.get(settings["cookie_samesite"].lower())
         if samesite is None:
             raise ConfigurationError(
-                f"session.cookie_samesite: expected Lax, Strict or None, got {settings['cookie_samesite']!r}"
+                f"{section}.cookie_samesite: expected Lax, Strict or None, got {settings['cookie_samesite']!r}"
             )
         path = settings["cookie_path"]
         domain = settings["cookie_domain"]
         for key, value in (("cookie_path", path), ("cookie_domain", domain or "")):
             if any(char in value for char in ";,\r\n") or not value.isprintable():
-                raise ConfigurationError(f"session.{key}: {value!r} may not hold ';', ',' or control characters")
+                raise ConfigurationError(f"{section}.{key}: {value!r} may not hold ';', ',' or control characters")
         # Browsers refuse SameSite=None without Secure.
         return cls(name, path, domain, samesite, settings["cookie_secure"] or samesite == "None")
 

@@ -8,16 +8,25 @@ a masked copy into the form; ``POST /login`` needs both to match, and the
 
 from __future__ import annotations
 
+import functools
 import html
 import secrets
 from urllib.parse import quote, urlsplit
 
-from authhub import AuthenticationFailed, AuthHub, Outcome, PermissionDenied, Request, Response, TooManyRequests
-from authhub.server import Route
+from authhub import (
+    AuthenticationFailed,
+    AuthHub,
+    Outcome,
+    PermissionDenied,
+    Request,
+    Response,
+    Route,
+    TooManyRequests,
+)
 from authhub_session import csrf
 from authhub_session.api import csrf_token, login, logout
 from authhub_session.cookies import looks_like_session_id
-from authhub_session.sessions import SCHEME, Sessions, sessions_of
+from authhub_session.scheme import SessionScheme
 
 #: Pages hold tokens: never cache them, never frame them.
 PAGE_HEADERS = (
@@ -28,11 +37,12 @@ PAGE_HEADERS = (
 )
 
 
-def routes(hub: AuthHub) -> list[Route]:
+def routes(sessions: SessionScheme) -> list[Route]:
+    """The pages of one hub's session scheme."""
     return [
         Route("/", home, ("GET", "HEAD")),
-        Route("/login", login_page, ("GET", "HEAD", "POST")),
-        Route("/logout", logout_page, ("POST",)),
+        Route("/login", functools.partial(login_page, sessions), ("GET", "HEAD", "POST")),
+        Route("/logout", functools.partial(logout_page, sessions), ("POST",)),
     ]
 
 
@@ -53,16 +63,15 @@ def home(request: Request) -> Response:
     return _page("Signed in", body, meta_token=token)
 
 
-def login_page(request: Request) -> Response:
-    sessions = sessions_of(_hub(request))
+def login_page(sessions: SessionScheme, request: Request) -> Response:
     if request.method == "POST":
         return _submit_login(request, sessions)
     return _login_form(request, sessions, _safe_next(request.query.get("next")))
 
 
-def logout_page(request: Request) -> Response:
+def logout_page(sessions: SessionScheme, request: Request) -> Response:
     """End the session (the session scheme checked the CSRF token) and go home."""
-    identity = _hub(request).authenticate(request, [SCHEME])
+    identity = _hub(request).authenticate(request, [sessions.name])
     headers = logout(request) if identity.is_authenticated else []
     return Response.redirect("/", headers=[*headers, *PAGE_HEADERS])
 
@@ -70,7 +79,7 @@ def logout_page(request: Request) -> Response:
 # -- login ---------------------------------------------------------------------------
 
 
-def _submit_login(request: Request, sessions: Sessions) -> Response:
+def _submit_login(request: Request, sessions: SessionScheme) -> Response:
     _check_login_csrf(request, sessions)
     form = request.form()
     next_path = _safe_next(form.get("next"))
@@ -103,7 +112,7 @@ def _submit_login(request: Request, sessions: Sessions) -> Response:
     return Response.redirect(next_path, headers=[*headers, *PAGE_HEADERS])
 
 
-def _check_login_csrf(request: Request, sessions: Sessions) -> None:
+def _check_login_csrf(request: Request, sessions: SessionScheme) -> None:
     csrf.check_origin(request, sessions.trusted_origins)
     secret = request.cookies.get(sessions.login_cookie.name)
     if secret is None or not looks_like_session_id(secret):
@@ -111,7 +120,7 @@ def _check_login_csrf(request: Request, sessions: Sessions) -> None:
     csrf.check_token(request, secret)
 
 
-def _login_form(request: Request, sessions: Sessions, next_path: str, error: str | None = None,
+def _login_form(request: Request, sessions: SessionScheme, next_path: str, error: str | None = None,
                 status: int = 200, username: str = "") -> Response:
     secret = request.cookies.get(sessions.login_cookie.name)
     new_cookie = []

@@ -3,6 +3,10 @@
 Every function takes the hub, applies the same rules as the command line
 (``authhub tokens ...``, which calls these) and raises :class:`TokenError`
 with a readable message, changing nothing, when a request cannot be done.
+Users are found by name through ``hub.users``, whichever store keeps them;
+the hub's :class:`~authhub_token.TokenScheme` (``hub.find_scheme``) holds
+the model and the settings. A revocation is announced with
+``hub.invalidate``, so the hub's cache drops the token at once.
 """
 
 from __future__ import annotations
@@ -17,14 +21,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from authhub.users import UserRecord, username_candidates
 from authhub_token.models import MAX_NAME, MAX_SCOPES, BaseToken
-from authhub_token.registry import authenticator_for, forget_everywhere, scheme_name
+from authhub_token.scheme import TokenScheme
 from authhub_token.values import NO_EXTRA, NO_SCOPES, NewToken, TokenRecord, aware
 
 if TYPE_CHECKING:
     from authhub import AuthHub
-    from authhub_token.authenticator import TokenAuthenticator
 
 
 class TokenError(ValueError):
@@ -49,7 +51,7 @@ def create_token(
     scopes: Iterable[str] = (),
     **fields: Any,
 ) -> NewToken:
-    """Create a token for ``username`` and return it with its key (shown this once).
+    """Create a token for ``username`` (as ``hub.users`` knows them) and return it with its key (shown this once).
 
     :param name: a label for the token; a user may hold several.
     :param expires_in: how long it lives; ``None`` for ever; by default the
@@ -57,8 +59,8 @@ def create_token(
     :param scopes: scope names the application can read from ``request.auth.scopes``.
     :param fields: values for the extra columns of a custom token model.
     """
-    authenticator = _authenticator(hub)
-    lookup = authenticator.lookup
+    scheme = hub.find_scheme(TokenScheme)
+    lookup = scheme.lookup
     model = lookup.model
     values: dict[str, Any] = dict(fields)
     unknown = sorted(set(values) - set(lookup.extra_names))
@@ -66,7 +68,7 @@ def create_token(
         raise TokenError(f"token model {model.__name__} has no column(s) {', '.join(unknown)}")
     moment = dt.datetime.now(dt.timezone.utc)
     if expires_in is LIFETIME:
-        expires_in = authenticator.settings.lifetime
+        expires_in = scheme.values.lifetime
     _need(lookup.has, "name", name != "default", model)
     _need(lookup.has, "scopes", bool(scopes), model)
     _need(lookup.has, "expires_at", expires_in is not None, model)
@@ -83,23 +85,21 @@ def create_token(
             raise TokenError("a token's lifetime must end before the year 9999; use 'never' instead") from None
     if "created_at" in lookup.table.c:
         values["created_at"] = moment
+    user = _user(hub, username)
+    user_id = str(user.id)
+    limit = scheme.values.max_per_user
     with hub.store.session() as session:
-        # Locking the user row makes the per-user limit hold against concurrent creations.
-        user = None
-        for name in username_candidates(username):  # 'Alice' is the user 'alice' (RFC 8265)
-            user = session.scalar(sa.select(UserRecord).where(UserRecord.username == name).with_for_update())
-            if user is not None:
-                break
-        if user is None:
-            raise TokenError(f"no user named {username!r}")
-        limit = authenticator.settings.max_per_user
-        if limit is not None and _active_count(session, model, lookup.has, user.id, moment) >= limit:
-            raise TokenError(f"user {username!r} already has {limit} active tokens, the limit "
-                             "(token.max_per_user); revoke one first")
-        token = model(user_id=user.id, **values)
+        if limit is not None:
+            _lock_user(session, user_id)
+        token = model(user_id=user_id, **values)
         session.add(token)
         session.flush()
-        record = _record(token, user.username, lookup.extra_names)
+        # Counted after the insert, under a lock every creation for this user takes (see
+        # _lock_user), so concurrent creations cannot pass the limit together.
+        if limit is not None and _active_count(session, model, lookup.has, user_id, moment) > limit:
+            raise TokenError(f"user {username!r} already has {limit} active tokens, the limit "
+                             "(token.max_per_user); revoke one first")
+        record = _record(token, user.id, user.username, lookup.extra_names)
         key = token.key
     assert key is not None
     return NewToken(key, record)
@@ -107,49 +107,77 @@ def create_token(
 
 def list_tokens(hub: AuthHub, username: str | None = None) -> list[TokenRecord]:
     """Every token (of ``username`` when given), oldest first, without keys."""
-    lookup = _authenticator(hub).lookup
+    lookup = hub.find_scheme(TokenScheme).lookup
     model = lookup.model
+    query = sa.select(model).order_by(lookup.id_column)
+    users: dict[str, Any] = {}
+    if username is not None:
+        user = _user(hub, username)
+        users[str(user.id)] = user
+        query = query.where(model.user_id == str(user.id))
     with hub.store.session() as session:
-        query = sa.select(model, UserRecord.username).join(UserRecord, model.user_id == UserRecord.id)
-        if username is not None:
-            user_id = _user_id(session, username)
-            query = query.where(model.user_id == user_id)
-        query = query.order_by(lookup.id_column)
-        return [_record(token, name, lookup.extra_names) for token, name in session.execute(query)]
+        tokens = session.scalars(query).all()
+    records = []
+    for token in tokens:
+        if token.user_id not in users:
+            users[token.user_id] = hub.users.get(token.user_id)
+        owner = users[token.user_id]
+        if owner is None:  # the store no longer knows the user
+            records.append(_record(token, token.user_id, None, lookup.extra_names))
+        else:
+            records.append(_record(token, owner.id, owner.username, lookup.extra_names))
+    return records
 
 
 def revoke_token(hub: AuthHub, token_id: Any) -> bool:
     """Revoke one token; ``False`` when it already was. Unknown id: :class:`TokenError`."""
-    lookup = _authenticator(hub).lookup
+    model = hub.find_scheme(TokenScheme).lookup.model
     with hub.store.session() as session:
-        token = session.get(lookup.model, token_id)
+        token = session.get(model, token_id)
         if token is None:
             raise TokenError(f"no token with id {token_id!r}")
         was_live = not token.revoked
         token.revoked = True
-    forget_everywhere(token_ids=frozenset([token_id]))
+        revoked = str(model.__mapper__.primary_key_from_instance(token)[0])
+    hub.invalidate("token", revoked)
     return was_live
 
 
 def revoke_user_tokens(hub: AuthHub, username: str) -> int:
     """Revoke every token of ``username``; returns how many were still live."""
-    model = _authenticator(hub).lookup.model
+    model = hub.find_scheme(TokenScheme).lookup.model
+    user_id = str(_user(hub, username).id)
     with hub.store.session() as session:
-        user_id = _user_id(session, username)
         result = session.execute(
             sa.update(model).where(model.user_id == user_id, model.revoked.is_(sa.false())).values(revoked=True),
             execution_options={"synchronize_session": False},
         )
         count = int(getattr(result, "rowcount", 0))
-    forget_everywhere(user_id=user_id)
+    hub.invalidate("user", user_id)
     return count
 
 
 # -- internals -------------------------------------------------------------------
 
 
-def _authenticator(hub: AuthHub) -> TokenAuthenticator:
-    return authenticator_for(hub, hub.settings.section(scheme_name(hub)))
+def _user(hub: AuthHub, username: str) -> Any:
+    """The user named ``username`` in the hub's user store, whichever it is."""
+    user = hub.users.get_by_username(username)
+    if user is None:
+        raise TokenError(f"no user named {username!r}")
+    return user
+
+
+def _lock_user(session: Session, user_id: str) -> None:
+    """Serialise token creations for one user until the transaction ends.
+
+    The user may live in any store, so there is no row of ours to lock.
+    PostgreSQL takes a transaction-scoped advisory lock named after the user;
+    SQLite lets one writer in at a time, from its first write (the insert)
+    to its commit, which serialises the count after the insert just as well.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"authhub_token:{user_id}"))))
 
 
 def _need(has: dict[str, bool], column: str, wanted: bool, model: type) -> None:
@@ -157,18 +185,7 @@ def _need(has: dict[str, bool], column: str, wanted: bool, model: type) -> None:
         raise TokenError(f"token model {model.__name__} has no {column!r} column")
 
 
-def _user_id(session: Session, username: str) -> int:
-    user_id = None
-    for name in username_candidates(username):
-        user_id = session.scalar(sa.select(UserRecord.id).where(UserRecord.username == name))
-        if user_id is not None:
-            break
-    if user_id is None:
-        raise TokenError(f"no user named {username!r}")
-    return user_id
-
-
-def _active_count(session: Session, model: type[BaseToken], has: dict[str, bool], user_id: int,
+def _active_count(session: Session, model: type[BaseToken], has: dict[str, bool], user_id: str,
                   moment: dt.datetime) -> int:
     query = sa.select(sa.func.count()).select_from(model).where(
         model.user_id == user_id, model.revoked.is_(sa.false()))
@@ -201,14 +218,14 @@ def _check_scopes(scopes: Iterable[str]) -> str:
     return text
 
 
-def _record(token: Any, username: str, extra_names: tuple[str, ...]) -> TokenRecord:
+def _record(token: Any, user_id: Any, username: str | None, extra_names: tuple[str, ...]) -> TokenRecord:
     def column(name: str) -> Any:
         return getattr(token, name) if name in token.__table__.c else None
 
     scopes = column("scopes")
     return TokenRecord(
         id=token.__mapper__.primary_key_from_instance(token)[0],
-        user_id=token.user_id,
+        user_id=user_id,
         username=username,
         name=column("name"),
         scopes=frozenset(scopes.split()) if scopes else NO_SCOPES,

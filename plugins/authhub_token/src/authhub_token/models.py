@@ -12,41 +12,45 @@ import datetime as dt
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
-from authhub.store import Base
-from authhub.users import UserRecord, utcnow
+import authhub
 from authhub_token.keys import digest, generate_key, is_well_formed
 
 MAX_NAME = 100
 MAX_SCOPES = 1000
+#: Room for any user store's ids as text (integers, UUIDs, e-mail addresses...).
+MAX_USER_ID = 255
 
 
-class BaseToken(Base):
-    """What every token model provides: ``user``, ``key`` and ``revoked``.
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
-    ``key`` is the plaintext: it exists only on the object that created it
-    (``Token(user_id=1).key``, filled with a fresh random key when none is
-    given) and is never stored; the table keeps its SHA-256 in ``digest``
-    (unique, indexed). A subclass names its table and declares a primary key;
-    the columns ``name``, ``scopes``, ``created_at``, ``last_used_at`` and
-    ``expires_at`` are used when the subclass has them, and any other column
-    is handed to the application in ``request.auth.extra``.
+
+class BaseToken(authhub.Base):
+    """What every token model provides: ``user_id``, ``digest`` and ``revoked`` (and ``key``).
+
+    ``user_id`` is the user's id as text (``str(user.id)``), whatever the
+    user store: there is no foreign key to ``authhub_user``, so tokens work
+    with an application's own users too. ``key`` is the plaintext: it
+    exists only on the object that created it (``Token(user_id="1").key``,
+    filled with a fresh random key when none is given) and is never stored;
+    the table keeps its SHA-256 in ``digest`` (unique, indexed). A subclass
+    names its table and declares a primary key; the columns ``name``,
+    ``scopes``, ``created_at``, ``last_used_at`` and ``expires_at`` are used
+    when the subclass has them, and any other column is handed to the
+    application in ``request.auth.extra``.
     """
 
     __abstract__ = True
 
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("authhub_user.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(sa.String(MAX_USER_ID), index=True)
     digest: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True)
     revoked: Mapped[bool] = mapped_column(default=False)
 
     #: The plaintext key: set only on the object that created the token,
     #: ``None`` on every token read back from the database.
     key: ClassVar[str | None] = None
-
-    @declared_attr
-    def user(cls) -> Mapped[UserRecord]:
-        return relationship(UserRecord)
 
     def __init__(self, *, key: str | None = None, **fields: Any) -> None:
         if key is None:

@@ -22,7 +22,8 @@ class TokenInfo:
     """
 
     id: Any
-    user_id: int
+    #: The user's id as the user store hands it (``request.user.id``).
+    user_id: int | str
     name: str | None
     scopes: frozenset[str]
     expires_at: dt.datetime | None
@@ -34,11 +35,16 @@ class TokenInfo:
 
 @attrs.frozen
 class TokenRecord:
-    """A token as the Python API and ``authhub tokens list`` show it: never its key or digest."""
+    """A token as the Python API and ``authhub tokens list`` show it: never its key or digest.
+
+    ``user_id`` is the user's id as the user store hands it; ``username`` is
+    ``None`` when the store no longer knows the user (the token then
+    authenticates nobody).
+    """
 
     id: Any
-    user_id: int
-    username: str
+    user_id: int | str
+    username: str | None
     name: str | None
     scopes: frozenset[str]
     created_at: dt.datetime | None
@@ -52,7 +58,8 @@ class TokenRecord:
             return value.isoformat() if value is not None else None
 
         return {
-            "id": self.id, "user": self.username, "name": self.name, "scopes": sorted(self.scopes),
+            "id": self.id, "user": self.username, "user_id": self.user_id, "name": self.name,
+            "scopes": sorted(self.scopes),
             "created_at": when(self.created_at), "last_used_at": when(self.last_used_at),
             "expires_at": when(self.expires_at), "revoked": self.revoked,
         }

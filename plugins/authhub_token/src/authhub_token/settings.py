@@ -1,4 +1,9 @@
-"""The token scheme's settings (``[tool.authhub.token]``, ``AUTHHUB_TOKEN_*``) and durations."""
+"""The token scheme's settings (``[tool.authhub.token]``, ``AUTHHUB_TOKEN_*``) and durations.
+
+:data:`SETTINGS` declares them; :class:`TokenSettings` is the section
+checked once, when a hub builds its :class:`~authhub_token.TokenScheme`,
+and turned into the values the code uses.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +14,26 @@ from typing import Any
 
 import attrs
 
-from authhub import ConfigurationError, Setting
+import authhub
 
-SETTINGS: dict[str, Setting] = {
-    "keyword": Setting("Token", help="The Authorization keyword, matched case-insensitively."),
-    "lifetime": Setting(None, nullable=True,
-                        help="Default lifetime of new tokens (90d, 12h, 30m, 45s, 2w); empty = never expire."),
-    "max_per_user": Setting(None, kind=int, nullable=True,
-                            help="Most active tokens a user may hold; empty = no limit."),
-    "last_used_interval": Setting(60, kind=int, nullable=True,
-                                  help="Write last_used_at at most once per this many seconds; empty = never."),
-    "cache_ttl": Setting(0.0, kind=float,
-                         help="Keep verified tokens in memory this many seconds (0 = off). Other processes "
-                              "may accept a revoked token for up to this long."),
-    "cache_size": Setting(10_000, kind=int, help="Most tokens the in-memory cache holds."),
+SETTINGS: dict[str, authhub.Setting] = {
+    "keyword": authhub.Setting("Token", help="The Authorization keyword, matched case-insensitively."),
+    "lifetime": authhub.Setting(
+        None, nullable=True, help="Default lifetime of new tokens (90d, 12h, 30m, 45s, 2w); empty = never expire."
+    ),
+    "max_per_user": authhub.Setting(
+        None, kind=int, nullable=True, help="Most active tokens a user may hold; empty = no limit."
+    ),
+    "last_used_interval": authhub.Setting(
+        60, kind=int, nullable=True, help="Write last_used_at at most once per this many seconds; empty = never."
+    ),
+    "cache_ttl": authhub.Setting(
+        60.0,
+        kind=float,
+        help="Keep verified tokens in memory at most this many seconds (0 = off). A revocation reaches every "
+        "process through the invalidation channel at once; this is only the safety net.",
+    ),
+    "cache_size": authhub.Setting(10_000, kind=int, help="Most tokens the in-memory cache holds."),
 }
 
 _DURATION = re.compile(r"\s*(\d+)\s*([smhdw])\s*", re.IGNORECASE)
@@ -56,19 +67,20 @@ class TokenSettings:
     cache_size: int
 
     @classmethod
-    def from_section(cls, section: Mapping[str, Any]) -> TokenSettings:
+    def from_section(cls, section: Mapping[str, Any], name: str = "token") -> TokenSettings:
+        """Check ``section`` (the scheme's settings, named ``name``); :class:`authhub.ConfigurationError` if wrong."""
         keyword = section["keyword"]
         if not keyword or any(char.isspace() for char in keyword):
-            raise ConfigurationError(f"token.keyword: {keyword!r} must be one word")
+            raise authhub.ConfigurationError(f"{name}.keyword: {keyword!r} must be one word")
         try:
             lifetime = parse_duration(section["lifetime"]) if section["lifetime"] is not None else None
         except ValueError as error:
-            raise ConfigurationError(f"token.lifetime: {error}") from None
+            raise authhub.ConfigurationError(f"{name}.lifetime: {error}") from None
         for key in ("max_per_user", "last_used_interval", "cache_size"):
             if section[key] is not None and section[key] < (1 if key == "max_per_user" else 0):
-                raise ConfigurationError(f"token.{key}: {section[key]} is out of range")
+                raise authhub.ConfigurationError(f"{name}.{key}: {section[key]} is out of range")
         if section["cache_ttl"] < 0:
-            raise ConfigurationError(f"token.cache_ttl: {section['cache_ttl']} must not be negative")
+            raise authhub.ConfigurationError(f"{name}.cache_ttl: {section['cache_ttl']} must not be negative")
         interval = section["last_used_interval"]
         return cls(
             keyword=keyword,
@@ -78,3 +90,8 @@ class TokenSettings:
             cache_ttl=float(section["cache_ttl"]),
             cache_size=section["cache_size"],
         )
+
+    @property
+    def caching(self) -> bool:
+        """Whether verified tokens are kept in memory (``cache_ttl`` and ``cache_size`` both above 0)."""
+        return self.cache_ttl > 0 and self.cache_size > 0

@@ -1,4 +1,10 @@
-"""Throwaway PostgreSQL and Redis server processes that tests start and stop."""
+"""Throwaway PostgreSQL and Redis server processes that tests start and stop (faults, restarts).
+
+The shared servers on 127.0.0.1 must stay up for every other test; a test that
+stops a server starts its own here: ``PostgresServer()`` runs a private cluster
+(as the ``postgres`` user when the tests run as root), ``RedisServer()`` a
+private Redis keeping nothing on disk, each on a free loopback port.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,8 @@ from pathlib import Path
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _wait_for_port(port: int, up: bool, timeout: float = 30) -> None:
@@ -48,7 +55,8 @@ class PostgresServer:
 
     def _run(self, *command: object) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *map(str, command)], check=True, capture_output=True, timeout=120)
+        # initdb/pg_ctl with an argv built here: no shell, no outside input
+        subprocess.run([*prefix, *map(str, command)], check=True, capture_output=True, timeout=120)  # noqa: S603
 
     def start(self) -> None:
         self._run(
@@ -85,8 +93,9 @@ class RedisServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        # redis-server from PATH (as the test suite runs it) with an argv built here: no shell, no outside input
+        self.process = subprocess.Popen(  # noqa: S603
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],  # noqa: S607
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

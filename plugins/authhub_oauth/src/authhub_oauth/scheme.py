@@ -1,0 +1,89 @@
+"""``OAuthScheme``: one hub's OAuth 2.0 resource server and authorization server.
+
+The hub makes one with ``create_scheme`` and registers it, so its hook
+methods answer for that hub alone, and everything it keeps (the token
+lookup, the introspection cache, the JWKS, HTTP clients, Authlib's server)
+goes away with the hub. The module functions (``create_client``,
+``revoke_tokens``, ``require_scopes``, ...) find it with
+``hub.find_scheme(OAuthScheme)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import authhub
+from authhub import AuthHub, AuthhubError, Request, Route, UserLike
+from authhub_oauth import routes
+from authhub_oauth import settings as oauth_settings
+from authhub_oauth.identity import AccessToken
+from authhub_oauth.resource import BearerResource, challenge_for
+from authhub_oauth.server import OAuthServer
+
+log = logging.getLogger("authhub.oauth")
+
+#: The client that ``auth_headers`` issues test tokens through.
+TEST_CLIENT_ID = "authhub-test-client"
+
+
+class OAuthScheme(authhub.Scheme):
+    """``Authorization: Bearer`` (RFC 6750) for one hub, and that hub's authorization server.
+
+    :ivar resource: the resource server: the validator ``token_source`` names.
+    :ivar server: the authorization server (Authlib), its grants and endpoints.
+    :ivar realm: the realm of the ``Bearer`` challenges.
+    """
+
+    position = 200
+
+    def __init__(self, hub: AuthHub, name: str, settings: Mapping[str, Any]) -> None:
+        super().__init__(hub, name, settings)
+        oauth_settings.check(settings)
+        self.realm: str = settings["realm"]
+        self.resource = BearerResource(hub, settings)
+        self.server = OAuthServer(hub, settings)
+
+    def openapi(self) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "authhub-oauth: an OAuth 2.0 access token (RFC 6750).",
+        }
+
+    # -- the hub's hooks ---------------------------------------------------------------
+
+    @authhub.hookimpl
+    def authenticate(self, request: Request) -> tuple[Any, AccessToken] | None:
+        return self.resource.authenticate(request)
+
+    @authhub.hookimpl
+    def challenge(self, error: AuthhubError | None) -> str:
+        return challenge_for(self.realm, error)
+
+    @authhub.hookimpl
+    def serve_routes(self) -> list[Route]:
+        return routes.routes(self.server)
+
+    @authhub.hookimpl
+    def invalidated(self, kind: str, key: str) -> None:
+        self.resource.invalidated(kind, key)
+
+    @authhub.hookimpl
+    def user_changed(self, user: UserLike) -> None:
+        """A new password or a change of status revokes every token issued for the user."""
+        try:
+            self.server.revoke_user_tokens(str(user.id))
+        except authhub.StoreUnavailable:
+            # The change itself is done; tokens of an inactive user are refused anyway.
+            log.error("could not revoke the tokens of a changed user: store unavailable")
+
+    @authhub.hookimpl
+    def auth_headers(self, user: Any) -> dict[str, str]:
+        """An opaque access token for ``user``, issued through a test client made on first use."""
+        self.server.ensure_client(TEST_CLIENT_ID, "authhub tests")
+        return {"Authorization": f"Bearer {self.server.issue_token(TEST_CLIENT_ID, user)}"}
+
+    def close(self) -> None:
+        self.resource.close()
