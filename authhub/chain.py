@@ -28,6 +28,7 @@ from authhub.errors import AuthhubError, InternalError, StoreUnavailable, TooMan
 from authhub.identity import Identity
 from authhub.outages import is_outage
 from authhub.outcome import Outcome, OutcomeKind
+from authhub.storeerrors import describe_outage
 
 if TYPE_CHECKING:
     from authhub.hub import AuthHub
@@ -256,9 +257,7 @@ def _call(link: Link, request: Request, hub: AuthHub) -> tuple[Any, Any] | None:
 def _log_outage(error: AuthhubError) -> None:
     """A store a scheme found unreachable refuses the request (503) and is worth an ERROR line."""
     if isinstance(error, StoreUnavailable):
-        cause = error.__cause__
-        log.error("scheme %r: store unavailable: %s", error.scheme,
-                  type(cause).__name__ if cause is not None else "no cause given")
+        log.error("scheme %r: store unavailable: %s", error.scheme, describe_outage(error.__cause__))
 
 
 def _check(link: Link, answer: Any) -> tuple[Any, Any] | None:
@@ -277,7 +276,7 @@ def _check(link: Link, answer: Any) -> tuple[Any, Any] | None:
 def _fault(link: Link, exc: Exception) -> AuthhubError:
     error: AuthhubError
     if is_outage(exc):
-        log.error("scheme %r: store unavailable: %s", link.name, type(exc).__name__, exc_info=exc)
+        log.error("scheme %r: store unavailable: %s", link.name, describe_outage(exc), exc_info=exc)
         error = StoreUnavailable()
     else:
         log.error("scheme %r: authenticate raised %s; request refused", link.name, type(exc).__name__, exc_info=exc)

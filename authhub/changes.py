@@ -26,9 +26,9 @@ Fail closed: :attr:`Changes.current` is true only while the listener has
 read the log up to date and has shown a sign of life within
 :data:`STALE_AFTER` seconds. A scheme uses its cache only while it is
 true; otherwise it asks the store, as it would without a cache. When the
-listener comes back after a gap it replays what it missed, or, when the
-log no longer reaches back that far, tells every plugin to drop
-everything (kind ``"*"``).
+listener comes back after a gap it tells every plugin to drop everything
+(kind ``"*"``): an announcement made during the gap may never have been
+written. It then replays what the log holds.
 """
 
 from __future__ import annotations
@@ -280,6 +280,10 @@ class Changes:
                 if last is None:
                     last = self.transport.latest(connection) or 0
                 else:
+                    # An announcement made while the channel was down may never have been written
+                    # (its maker was told StoreUnavailable, the change itself stands): no replay
+                    # brings it back, so every cache starts again from the store.
+                    self._tell(EVERYTHING, EVERYTHING)
                     self._catch_up(connection, last)
                     last = self._deliver_rows(self.transport.read_after(connection, last), last)
                 self._synced, self._alive_at, failures = True, time.monotonic(), 0

@@ -7,6 +7,7 @@ Plugins add their own commands through the ``register_commands`` hook;
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from typing import Any
@@ -14,7 +15,10 @@ from typing import Any
 import click
 
 import authhub
-from authhub.commands import current_hub, ensure_tables, safe_url
+from authhub import revisions
+from authhub.accesslog import FORMATS, AccessLogFormat
+from authhub.accesslog import configure as configure_access_log
+from authhub.commands import current_hub, ensure_tables, error_message, missing_file, require_database, safe_url
 from authhub.errors import AuthhubError, ConfigurationError
 from authhub.hub import AuthHub
 from authhub.plugins import load_entry_points, new_manager
@@ -83,22 +87,21 @@ def plugins(as_json: bool) -> None:
 
 @cli.command()
 def check() -> None:
-    """Check the configuration, the plugins and the database."""
+    """Check the configuration, the plugins and the database (creating nothing)."""
     hub = current_hub()
     problems = [f"plugin {info.name!r} failed to load: {info.error}" for info in hub.plugins if info.error]
-    try:
-        hub.store.check()
-    except AuthhubError as error:
-        problems.append(f"database {safe_url(hub)}: {error.detail}")
+    absent = missing_file(hub)
+    if absent is not None:
+        problems.append(absent)
     else:
-        from alembic.script import ScriptDirectory
-
-        from authhub.store import migration_config
-
-        script = ScriptDirectory.from_config(migration_config(hub.migration_directories()))
-        missing = set(script.get_heads()) - hub.store.current_revisions(hub.migration_directories())
-        if missing:
-            problems.append(f"database {safe_url(hub)} is not up to date: run 'authhub db upgrade'")
+        try:
+            pending = revisions.missing(hub)
+        except AuthhubError as error:
+            problems.append(error_message(hub, error))
+        else:
+            if pending:
+                problems.append(f"database {safe_url(hub)} is not up to date (missing {', '.join(pending)}): "
+                                "run 'authhub db upgrade'")
     if problems:
         for problem in problems:
             click.echo(f"error: {problem}", err=True)
@@ -111,15 +114,47 @@ def check() -> None:
 
 @cli.group()
 def db() -> None:
-    """Database tables and migrations."""
+    """Database tables and migrations (every installed distribution's Alembic branch)."""
 
 
 @db.command()
 def upgrade() -> None:
-    """Create or upgrade every installed distribution's tables."""
+    """Create or upgrade every installed distribution's tables; print the revisions applied."""
     hub = current_hub()
-    ensure_tables(hub)
-    click.echo(f"database {safe_url(hub)} is up to date")
+    try:
+        applied = revisions.upgrade(hub)
+    except AuthhubError as error:
+        raise click.ClickException(error_message(hub, error)) from None
+    if applied:
+        click.echo(f"applied: {' '.join(applied)}")
+    else:
+        click.echo("already up to date")
+    click.echo(f"database {safe_url(hub)} is up to date", err=True)
+
+
+@db.command()
+@click.option("-v", "--verbose", is_flag=True, help="Show each revision's details.")
+def current(verbose: bool) -> None:
+    """Show the revision each branch of the database is at (Alembic's current); creates nothing."""
+    hub = current_hub()
+    absent = missing_file(hub)
+    if absent is not None:
+        raise click.ClickException(absent)
+    try:
+        text = revisions.current(hub, verbose)
+        pending = revisions.missing(hub)
+    except AuthhubError as error:
+        raise click.ClickException(error_message(hub, error)) from None
+    click.echo(text, nl=False)
+    if pending:
+        click.echo(f"not up to date (missing {', '.join(pending)}): run 'authhub db upgrade'", err=True)
+
+
+@db.command()
+@click.option("-v", "--verbose", is_flag=True, help="Show each revision's details.")
+def history(verbose: bool) -> None:
+    """List every installed branch's revisions, newest first (Alembic's history); reads no database."""
+    click.echo(revisions.history(current_hub(), verbose), nl=False)
 
 
 # -- users -----------------------------------------------------------------------
@@ -150,15 +185,18 @@ def _managed_store(hub: AuthHub) -> ManagedUserStore:
     return store
 
 
-def _user_command(action: Any) -> Any:
+def _user_command(action: Any, read_only: bool = False) -> Any:
     hub = current_hub()
-    ensure_tables(hub)
+    if read_only:
+        require_database(hub)
+    else:
+        ensure_tables(hub)
     try:
         return action(_managed_store(hub))
     except UserError as error:
         raise click.ClickException(str(error)) from None
     except AuthhubError as error:
-        raise click.ClickException(error.detail) from None
+        raise click.ClickException(error_message(hub, error)) from None
 
 
 @users.command("add")
@@ -183,7 +221,7 @@ def users_add(name: str, password_stdin: bool, inactive: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 def users_list(as_json: bool) -> None:
     """List users."""
-    records = _user_command(lambda store: store.list())
+    records = _user_command(lambda store: store.list(), read_only=True)
     if as_json:
         click.echo(json.dumps([{"id": u.id, "username": u.username, "is_active": u.is_active} for u in records]))
         return
@@ -225,26 +263,47 @@ def users_activate(name: str) -> None:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on (0.0.0.0: all).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
-def serve(host: str, port: int, threads: int) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes sharing the port, each with its own hub (POSIX); their caches stay coherent "
+                   "through the invalidation channel.")
+@click.option("--access-log", type=click.Choice(FORMATS), default="plain", show_default=True,
+              help="One line per request on stderr: plain text, JSON lines, or off.")
+def serve(host: str, port: int, threads: int, workers: int, access_log: AccessLogFormat) -> None:
     """Run the reference API (creating or upgrading the tables first)."""
-    from authhub.server import make_app
-    from authhub.server import serve as run
+    from authhub.server import bind, run_workers, serve_on
 
+    if workers > 1 and not hasattr(os, "fork"):
+        raise click.ClickException("--workers needs a system with fork() (Linux, macOS); use --workers 1 here")
     hub = current_hub()
-    ensure_tables(hub)
     try:
-        make_app(hub)  # fail here, readably, on a route conflict
+        sockets = bind(host, port)  # first: a port in use is one line, before anything says "serving"
     except ConfigurationError as error:
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(error.detail) from None
+    try:
+        ensure_tables(hub)
+    except click.ClickException:
+        for sock in sockets:
+            sock.close()
+        raise
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_access_log(access_log)
+    addresses = [sock.getsockname()[:2] for sock in sockets]
+    urls = " ".join(f"http://[{h}]:{p}/" if ":" in h else f"http://{h}:{p}/" for h, p in addresses)
     click.echo(
-        f"authhub {authhub.__version__} serving http://{host}:{port}/ "
-        f"(schemes: {', '.join(hub.schemes) or 'none'}; database {safe_url(hub)})",
+        f"authhub {authhub.__version__} serving {urls} "
+        f"(schemes: {', '.join(hub.schemes) or 'none'}; database {safe_url(hub)}; access log {access_log}"
+        + (f"; {workers} workers" if workers > 1 else "") + ")",
         err=True,
     )
-    run(hub, host=host, port=port, threads=threads)
+    if workers == 1:
+        serve_on(hub, sockets, threads, access_log).run()
+        return
+    hub.close()  # every worker builds its own after the fork: no connection or thread crosses a process
+    if run_workers(AuthHub, sockets, workers, threads, access_log):
+        raise click.ClickException("a worker stopped; see the log above")
 
 
 def main() -> None:

@@ -17,11 +17,13 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from authhub.errors import ConfigurationError
 from authhub.outages import outage_as_503
 from authhub.reads import KeptConnections, PreparedRead
+from authhub.storeerrors import missing_driver, parse_url, unknown_database
 
 CORE_MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -45,14 +47,22 @@ def engine_for(url: str) -> Engine:
 
     ``postgresql://`` means psycopg 3. Statement parameters are never put
     into error messages (they can hold digests and user names).
+
+    :raises DatabaseURLError: ``url`` does not parse, names an unknown
+        database, or its driver is not installed.
     """
-    parsed = make_url(url)
+    parsed = parse_url(url)
     options: dict[str, Any] = {"hide_parameters": True}
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "postgresql":
         options.update(pool_size=10, max_overflow=20, pool_timeout=5, connect_args={"connect_timeout": 3})
-    engine = sa.create_engine(parsed, **options)
+    try:
+        engine = sa.create_engine(parsed, **options)
+    except sa.exc.NoSuchModuleError:
+        raise unknown_database(parsed) from None
+    except ImportError as exc:
+        raise missing_driver(parsed, exc) from None
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -106,10 +116,15 @@ class Store:
             connection.execute(sa.text("SELECT 1"))
 
     def upgrade(self, directories: Iterable[str]) -> None:
-        """Apply every migration branch found in ``directories`` (idempotent)."""
+        """Apply every migration branch found in ``directories`` (idempotent).
+
+        :raises ConfigurationError: the database holds revisions that no installed
+            distribution ships (a plugin uninstalled or blocked after it made its tables).
+        """
         with self.connect() as connection:
             config = migration_config(directories)
             config.attributes["connection"] = connection
+            check_known_revisions(connection, config)
             command.upgrade(config, "heads")
 
     def current_revisions(self, directories: Iterable[str]) -> set[str]:
@@ -121,6 +136,21 @@ class Store:
     def dispose(self) -> None:
         self.kept.close()
         self.engine.dispose()
+
+
+def check_known_revisions(connection: Connection, config: Config) -> None:
+    """Refuse, naming them, the revisions of the database that no installed branch knows."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    unknown = sorted(set(MigrationContext.configure(connection).get_current_heads()) - known)
+    if unknown:
+        raise ConfigurationError(
+            f"the database holds revisions that no installed plugin ships: {', '.join(unknown)}; "
+            "install (or stop blocking with AUTHHUB_BLOCK_PLUGINS) the plugin that made them, "
+            "or give this configuration a database of its own"
+        )
 
 
 def migration_config(directories: Iterable[str]) -> Config:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from precis_i18n import get_profile
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from authhub.errors import AuthenticationFailed, UserInactive
+from authhub.errors import AuthenticationFailed, ConfigurationError, UserInactive
 from authhub.identity import User
 from authhub.store import Base
 
@@ -123,6 +123,8 @@ class SQLUserStore:
     def __init__(self, hub: AuthHub) -> None:
         self._hub = hub
         settings = hub.settings
+        check_argon2_parameters(settings["password_time_cost"], settings["password_memory_cost"],
+                                settings["password_parallelism"])
         self.hasher = argon2.PasswordHasher(
             time_cost=settings["password_time_cost"],
             memory_cost=settings["password_memory_cost"],
@@ -323,6 +325,19 @@ def is_storable_text(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def check_argon2_parameters(time_cost: int, memory_cost: int, parallelism: int) -> None:
+    """Refuse argon2id parameters that would fail at the first hash (RFC 9106's bounds)."""
+    if time_cost < 1:
+        raise ConfigurationError(f"password_time_cost: must be at least 1, got {time_cost}")
+    if parallelism < 1:
+        raise ConfigurationError(f"password_parallelism: must be at least 1, got {parallelism}")
+    if memory_cost < 8 * parallelism:
+        raise ConfigurationError(
+            f"password_memory_cost: must be at least 8 KiB per lane (8 x password_parallelism = "
+            f"{8 * parallelism}), got {memory_cost}"
+        )
 
 
 def check_password_value(password: str) -> None:

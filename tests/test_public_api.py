@@ -29,7 +29,8 @@ PUBLIC = frozenset(authhub.__all__)
 
 def plugin_sources() -> list[Path]:
     """Every ``.py`` file of the plugins' and the example plugin's ``src/`` (never tests, never builds)."""
-    roots = [*sorted(ROOT.glob("plugins/*/src")), ROOT / "docs" / "example-plugin" / "src"]
+    roots = [*sorted(ROOT.glob("plugins/*/src")), ROOT / "docs" / "example-plugin" / "src",
+             ROOT / "docs" / "metrics-plugin" / "src"]
     return sorted(path for root in roots for path in root.rglob("*.py"))
 
 

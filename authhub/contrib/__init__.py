@@ -2,11 +2,17 @@
 
 Each submodule imports its framework, so import only the one you need:
 
-- :mod:`authhub.contrib.flask` - ``FlaskAuth(app)`` and ``@login_required``
-- :mod:`authhub.contrib.django` - ``AuthhubMiddleware`` setting ``request.user``
+- :mod:`authhub.contrib.flask` - ``FlaskAuth(app)``, ``current_user``, ``@login_required``, ``hub_blueprint``
+- :mod:`authhub.contrib.django` - the application keeping the hub, ``AuthhubMiddleware`` setting
+  ``request.user``, ``include("authhub.contrib.django.urls")``
 - :mod:`authhub.contrib.drf` - ``AuthhubAuthentication`` for Django REST framework
-- :mod:`authhub.contrib.starlette` - ``AuthhubMiddleware`` feeding ``request.user``/``request.auth``
-- :mod:`authhub.contrib.fastapi` - ``FastAPIAuth`` dependencies shown in the OpenAPI document
+- :mod:`authhub.contrib.starlette` - ``AuthhubMiddleware`` feeding ``request.user``/``request.auth``,
+  ``challenge_anonymous``, ``hub_routes``
+- :mod:`authhub.contrib.fastapi` - ``FastAPIAuth`` dependencies shown in the OpenAPI document, ``hub_router``
+
+Each gives the chain's user the shape its framework's code expects (a
+:class:`authhub.contrib.users.UserProxy` around the store's user) and
+mounts the hub's plugin routes (:mod:`authhub.contrib.routes`).
 
 This module only holds what the adapters share and imports no framework.
 """

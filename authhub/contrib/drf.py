@@ -3,10 +3,13 @@
 Put ``"authhub.contrib.drf.AuthhubAuthentication"`` into
 ``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]`` (or a view's
 ``authentication_classes``) and keep DRF's permissions and throttling:
-the chain's user is ``request.user`` (the built-in :class:`authhub.User`
-has ``is_authenticated`` and ``pk``), the scheme's ``auth`` is
-``request.auth``. The hub is the one of :func:`authhub.contrib.django.get_hub`
-(the ``AUTHHUB`` setting).
+the chain's user is ``request.user`` as a Django user
+(:class:`authhub.contrib.django.DjangoUser`: ``is_authenticated``, ``pk``,
+``is_staff``, ``has_perm``...), so ``IsAuthenticated``, ``IsAdminUser``,
+``IsAuthenticatedOrReadOnly`` and ``UserRateThrottle`` work unchanged; the
+scheme's ``auth`` is ``request.auth``. The hub is the project's
+(:func:`authhub.contrib.django.get_hub`, ``"authhub.contrib.django"`` in
+``INSTALLED_APPS``).
 
 To give some views a chain of their own, subclass it::
 
@@ -24,7 +27,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request as DRFRequest
 
 from authhub import errors
-from authhub.contrib.django import authhub_request, get_hub
+from authhub.contrib.django import authhub_request, django_user, get_hub
 
 __all__ = ["AuthhubAuthentication", "drf_error"]
 
@@ -52,7 +55,7 @@ class AuthhubAuthentication(BaseAuthentication):
             raise drf_error(error) from None
         if not identity.is_authenticated:
             return None
-        return identity.user, identity.auth
+        return django_user(identity), identity.auth
 
     def authenticate_header(self, request: DRFRequest) -> str | None:
         """The first challenge of the chain: DRF sends one ``WWW-Authenticate`` line.

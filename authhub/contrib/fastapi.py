@@ -2,7 +2,10 @@
 
 ::
 
+    app = FastAPI()
     auth = FastAPIAuth(hub)
+    auth.document(app)                      # optional authentication and the refusals in openapi.json
+    app.include_router(auth.hub_router())   # the hub's plugin routes: /login, /oauth/token, ...
 
     @app.get("/me")
     def me(user=Depends(auth.user)): ...
@@ -10,10 +13,19 @@
     @app.get("/reports")
     def reports(user=Security(auth.user, scopes=["reports:read"])): ...   # or Depends(auth.requires(...))
 
+    @app.get("/feed")
+    def feed(identity=Depends(auth.identity)): ...                          # anonymous allowed
+
 Each scheme of the chain is its own security scheme in the generated
-OpenAPI document (``components.securitySchemes``), and each protected
-operation lists them as alternatives, with its required scopes. The
-dependency reuses the identity of :class:`authhub.contrib.starlette.AuthhubMiddleware`
+OpenAPI document (``components.securitySchemes``), described by the
+scheme itself (:meth:`authhub.Scheme.openapi`: the oauth scheme with its
+flows at the hub's ``/oauth/authorize`` and ``/oauth/token``), and each
+operation lists them as alternatives, with its required scopes. With
+:meth:`FastAPIAuth.document`, an operation on ``auth.identity`` also
+lists ``{}`` (no credentials is fine) and protected operations document
+their 401 and 403 answers.
+
+The dependency reuses the identity of :class:`authhub.contrib.starlette.AuthhubMiddleware`
 when it is installed and runs the chain itself (without blocking the
 event loop) otherwise. Refusals are FastAPI's ``HTTPException`` with the
 core's status, detail and challenges (several challenges share one
@@ -22,11 +34,12 @@ core's status, detail and challenges (several challenges share one
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from fastapi import HTTPException, Security
+from fastapi import APIRouter, FastAPI, HTTPException, Security
 from fastapi.openapi.models import APIKey, HTTPBase, OAuth2, OpenIdConnect
 from fastapi.openapi.models import SecurityBase as SecuritySchemeModel
 from fastapi.security import SecurityScopes
@@ -35,13 +48,41 @@ from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response as StarletteResponse
 
 from authhub.contrib import joined_headers, scopes_of
+from authhub.contrib.starlette import hub_routes
 from authhub.errors import AuthhubError, NotAuthenticated, PermissionDenied
 from authhub.http import error_response
 from authhub.hub import AuthHub
 from authhub.identity import Identity
 from authhub.request import RESPONSE_HEADERS, Request
 
-__all__ = ["FastAPIAuth", "SchemeSecurity", "openapi_model"]
+__all__ = ["ANONYMOUS_SCHEME", "FastAPIAuth", "SchemeSecurity", "openapi_model"]
+
+#: The placeholder security scheme of ``auth.identity``; :meth:`FastAPIAuth.document` turns it into ``{}``.
+ANONYMOUS_SCHEME = "authhub_anonymous"
+
+_REFUSAL_BODY = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "properties": {"detail": {"type": "string"}},
+            "required": ["detail"],
+        }
+    }
+}
+_UNAUTHORIZED = {
+    "description": "No credentials, or wrong ones: one challenge per scheme of the chain.",
+    "headers": {
+        "WWW-Authenticate": {
+            "description": "The challenges of the chain's schemes, in chain order (RFC 9110 section 11.6.1).",
+            "schema": {"type": "string"},
+        }
+    },
+    "content": _REFUSAL_BODY,
+}
+_FORBIDDEN = {
+    "description": "Authenticated, but the credentials lack a scope this operation needs.",
+    "content": _REFUSAL_BODY,
+}
 
 
 class SchemeSecurity(SecurityBase):
@@ -83,6 +124,12 @@ def _api_key(where: str, name: str, description: str) -> APIKey:
     return APIKey.model_validate({"in": where, "name": name, "description": description})
 
 
+_ANONYMOUS_PLACEHOLDER = SchemeSecurity(
+    ANONYMOUS_SCHEME,
+    _api_key("header", "X-Authhub-Anonymous", "Placeholder for 'no credentials': call FastAPIAuth.document(app)."),
+)
+
+
 class FastAPIAuth:
     """FastAPI dependencies on one chain of a hub.
 
@@ -107,17 +154,8 @@ class FastAPIAuth:
         self.security = [SchemeSecurity(name, models.get(name) or openapi_model(hub, name)) for name in self.names]
         #: Dependency: the authenticated user (401/403 otherwise); scopes via ``Security(auth.user, scopes=...)``.
         self.user = _UserDependency(self)
-
-    async def identity(self, request: StarletteRequest) -> Identity:
-        """Dependency: the request's :class:`authhub.Identity`, anonymous allowed.
-
-        Wrong credentials are still refused (401); use it for views that
-        serve both anonymous and authenticated users.
-        """
-        try:
-            return await self._identity(request)
-        except AuthhubError as error:
-            raise self._refusal(request, error) from None
+        #: Dependency: the request's :class:`authhub.Identity`, anonymous allowed (wrong credentials: 401).
+        self.identity = _IdentityDependency(self)
 
     def requires(self, *scopes: str) -> Callable[..., Any]:
         """Dependency: the authenticated user, who must hold every one of ``scopes`` (403 otherwise)."""
@@ -126,6 +164,37 @@ class FastAPIAuth:
             return user
 
         return user_with_scopes
+
+    def hub_router(self) -> APIRouter:
+        """A router serving the hub's plugin routes (``/login``, ``/oauth/*``, ...): ``app.include_router(...)``.
+
+        Include it without a prefix: the pages link to the paths ``authhub
+        serve`` uses, and the oauth scheme's OpenAPI flows point there. The
+        routes are not operations of the OpenAPI document.
+        """
+        router = APIRouter()
+        router.routes.extend(hub_routes(self.hub))
+        return router
+
+    def document(self, app: FastAPI) -> None:
+        """Complete ``app``'s OpenAPI document with what dependencies cannot say.
+
+        Operations on :attr:`identity` list ``{}`` beside the schemes (the
+        credentials are optional; Swagger UI still sends them when it has
+        them); operations on :attr:`user` document their 401 (with the
+        ``WWW-Authenticate`` challenges) and 403 answers, and optional ones
+        their 401 for wrong credentials. Wraps ``app.openapi``, so it
+        composes with an application's own ``app.openapi`` function.
+        """
+        generate = app.openapi
+        names = set(self.names)
+
+        def openapi() -> dict[str, Any]:
+            document = generate()
+            _complete(document, names)
+            return document
+
+        app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the document
 
     async def _identity(self, request: StarletteRequest) -> Identity:
         scope = request.scope
@@ -144,6 +213,28 @@ class FastAPIAuth:
         return HTTPException(response.status, detail=error.detail, headers=joined_headers(response.headers))
 
 
+def _complete(document: dict[str, Any], names: set[str]) -> None:
+    """Turn the placeholder into ``{}`` and add the refusals, on the operations of the schemes ``names``."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or not operation.get("security"):
+                continue
+            security: list[dict[str, list[str]]] = operation["security"]
+            used = {name for requirement in security for name in requirement}
+            if not used & names:
+                continue
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("401", copy.deepcopy(_UNAUTHORIZED))
+            if ANONYMOUS_SCHEME in used:
+                security[:] = [requirement for requirement in security if ANONYMOUS_SCHEME not in requirement]
+                if {} not in security:
+                    security.append({})
+            else:
+                responses.setdefault("403", copy.deepcopy(_FORBIDDEN))
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    schemes.pop(ANONYMOUS_SCHEME, None)
+
+
 def _authhub_request(request: StarletteRequest, hub: AuthHub) -> Request:
     """The :class:`authhub.Request` of this connection, built once."""
     converted = request.scope.get("authhub.request")
@@ -153,25 +244,41 @@ def _authhub_request(request: StarletteRequest, hub: AuthHub) -> Request:
     return converted
 
 
+def _add_scheme_headers(request: StarletteRequest, response: StarletteResponse) -> None:
+    """Add the header lines the chain queued, when no middleware will (taken off, so added once)."""
+    converted = request.scope.get("authhub.request")
+    if isinstance(converted, Request) and "authhub.identity" not in request.scope:
+        for name, value in converted.state.pop(RESPONSE_HEADERS, None) or ():
+            response.headers.append(name, value)
+
+
+def _signature(auth: FastAPIAuth, *, scopes: bool, optional: bool) -> inspect.Signature:
+    """The parameters FastAPI reads of a dependency: what it needs, and one ``Security()`` per scheme.
+
+    One ``Security()`` parameter per scheme makes each scheme an alternative
+    in the operation's OpenAPI ``security`` list, with the route's scopes.
+    """
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    parameters = [
+        inspect.Parameter("request", keyword, annotation=StarletteRequest),
+        inspect.Parameter("response", keyword, annotation=StarletteResponse),
+    ]
+    if scopes:
+        parameters.append(inspect.Parameter("security_scopes", keyword, annotation=SecurityScopes))
+    security = [*auth.security, _ANONYMOUS_PLACEHOLDER] if optional else auth.security
+    parameters.extend(
+        inspect.Parameter(f"authhub_scheme_{index}", keyword, default=Security(scheme))
+        for index, scheme in enumerate(security)
+    )
+    return inspect.Signature(parameters)
+
+
 class _UserDependency:
     """``auth.user``: the authenticated user holding the scopes the route asks for."""
 
     def __init__(self, auth: FastAPIAuth) -> None:
         self._auth = auth
-        keyword = inspect.Parameter.KEYWORD_ONLY
-        parameters = [
-            inspect.Parameter("request", keyword, annotation=StarletteRequest),
-            inspect.Parameter("response", keyword, annotation=StarletteResponse),
-            inspect.Parameter("security_scopes", keyword, annotation=SecurityScopes),
-        ]
-        # FastAPI reads a dependency's parameters from its signature. One
-        # Security() parameter per scheme makes each scheme an alternative
-        # in the operation's OpenAPI "security" list, with the route's scopes.
-        parameters.extend(
-            inspect.Parameter(f"authhub_scheme_{index}", keyword, default=Security(security))
-            for index, security in enumerate(auth.security)
-        )
-        self.__signature__ = inspect.Signature(parameters)
+        self.__signature__ = _signature(auth, scopes=True, optional=False)
 
     async def __call__(
         self,
@@ -191,9 +298,24 @@ class _UserDependency:
                 raise PermissionDenied(f"This request needs the scope(s): {' '.join(missing)}.")
         except AuthhubError as error:
             raise auth._refusal(request, error) from None
-        converted = request.scope.get("authhub.request")
-        if isinstance(converted, Request) and "authhub.identity" not in request.scope:
-            # Without the middleware nobody else adds what the scheme asked for.
-            for name, value in converted.state.get(RESPONSE_HEADERS, ()):
-                response.headers.append(name, value)
+        _add_scheme_headers(request, response)
         return identity.user
+
+
+class _IdentityDependency:
+    """``auth.identity``: the request's identity, anonymous allowed; wrong credentials are still refused."""
+
+    def __init__(self, auth: FastAPIAuth) -> None:
+        self._auth = auth
+        self.__signature__ = _signature(auth, scopes=False, optional=True)
+
+    async def __call__(
+        self, *, request: StarletteRequest, response: StarletteResponse, **documentation_only: None
+    ) -> Identity:
+        auth = self._auth
+        try:
+            identity = await auth._identity(request)
+        except AuthhubError as error:
+            raise auth._refusal(request, error) from None
+        _add_scheme_headers(request, response)
+        return identity

@@ -2,12 +2,18 @@
 
 ``FlaskAuth(app, hub=hub)`` (or ``FlaskAuth().init_app(app)`` in an
 application factory) binds a hub to the application. The chain runs the
-first time a view reads :data:`current_user`, :data:`current_auth` or
-:data:`current_identity`, once per request, as in the core's WSGI
-middleware. An :class:`authhub.AuthhubError` raised while handling the
-request (wrong credentials, a view that requires a user) becomes the
-core's JSON refusal: 401 with one ``WWW-Authenticate`` line per scheme of
-the chain, 403 when none has a challenge.
+first time a view or a template reads :data:`current_user`,
+:data:`current_auth` or :data:`current_identity`, once per request, as in
+the core's WSGI middleware. ``current_user`` is what Flask-Login users
+expect: a :class:`FlaskUser` (``is_authenticated``, ``is_active``,
+``is_anonymous``, ``get_id()``) or a :class:`FlaskAnonymousUser`, and it is
+in every template's context. An :class:`authhub.AuthhubError` raised
+while handling the request (wrong credentials, a view that requires a
+user) becomes the core's JSON refusal: 401 with one ``WWW-Authenticate``
+line per scheme of the chain, 403 when none has a challenge.
+
+``app.register_blueprint(hub_blueprint(hub))`` serves the hub's plugin
+routes (``/login``, ``/oauth/*``, ...) in the application.
 """
 
 from __future__ import annotations
@@ -19,19 +25,26 @@ from typing import Any
 import flask
 from werkzeug.local import LocalProxy
 
+from authhub.contrib.routes import call_route, framework_path, route_table
+from authhub.contrib.users import UserProxy, is_default_anonymous
 from authhub.errors import AuthhubError, NotAuthenticated
-from authhub.http import error_response
+from authhub.http import Response, error_response
 from authhub.hub import AuthHub
 from authhub.identity import Identity
 from authhub.request import RESPONSE_HEADERS, Request
+from authhub.routes import Route
 
 __all__ = [
+    "FlaskAnonymousUser",
     "FlaskAuth",
+    "FlaskUser",
     "authhub_request",
     "current_auth",
     "current_hub",
     "current_identity",
     "current_user",
+    "flask_user",
+    "hub_blueprint",
     "login_required",
 ]
 
@@ -40,6 +53,49 @@ EXTENSION = "authhub"
 #: The WSGI environ keys the core's WSGI middleware uses too, so both agree.
 REQUEST_KEY = "authhub.request"
 SCHEMES_KEY = "authhub.schemes"
+#: ``request.state`` key of the identity's Flask user, made once per identity.
+USER_KEY = "authhub.flask_user"
+
+
+class FlaskUser(UserProxy):
+    """A store's user as Flask-Login's ``UserMixin`` behaves: authenticated, ``get_id()`` as text."""
+
+    __slots__ = ()
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class FlaskAnonymousUser:
+    """The anonymous user, as Flask-Login's ``AnonymousUserMixin`` behaves (``get_id()`` is ``None``)."""
+
+    __slots__ = ()
+
+    id = None
+    username = None
+    is_authenticated = False
+    is_active = False
+    is_anonymous = True
+
+    def get_id(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return "<FlaskAnonymousUser>"
+
+
+def flask_user(identity: Identity) -> Any:
+    """``current_user`` for ``identity``: a :class:`FlaskUser`, or the anonymous user.
+
+    authhub's null user becomes a :class:`FlaskAnonymousUser`; an
+    ``unauthenticated_user`` the application configured stays its own.
+    """
+    if identity.is_authenticated:
+        return FlaskUser(identity.user)
+    return FlaskAnonymousUser() if is_default_anonymous(identity) else identity.user
 
 
 class FlaskAuth:
@@ -62,6 +118,7 @@ class FlaskAuth:
         app.extensions[EXTENSION] = hub
         app.register_error_handler(AuthhubError, _refuse)
         app.after_request(_add_scheme_headers)
+        app.context_processor(_template_context)
         return hub
 
 
@@ -88,10 +145,19 @@ def _identity() -> Identity:
     return authhub_request().identity
 
 
+def _user() -> Any:
+    request = authhub_request()
+    identity = request.identity
+    made = request.state.get(USER_KEY)
+    if made is None or made[0] is not identity:  # a view's own chain may have replaced the identity
+        made = request.state[USER_KEY] = (identity, flask_user(identity))
+    return made[1]
+
+
 #: The current request's :class:`authhub.Identity` (the chain runs on first use).
 current_identity: Identity = LocalProxy(_identity)  # type: ignore[assignment]
-#: The current request's user: the scheme's user, or the hub's anonymous user.
-current_user: Any = LocalProxy(lambda: _identity().user)
+#: The current request's user: a :class:`FlaskUser`, or the anonymous user.
+current_user: Any = LocalProxy(_user)
 #: What the answering scheme gave as ``auth`` (a token row, ``None``, ...).
 current_auth: Any = LocalProxy(lambda: _identity().auth)
 
@@ -120,8 +186,14 @@ def login_required(view: Callable[..., Any] | None = None, *, schemes: Sequence[
 
 
 def _refuse(error: AuthhubError) -> flask.Response:
-    response = error_response(current_hub(), authhub_request(), error, flask.request.environ.get(SCHEMES_KEY))
-    return flask.Response(response.body, response.status, headers=response.headers)
+    return _flask_response(
+        error_response(current_hub(), authhub_request(), error, flask.request.environ.get(SCHEMES_KEY))
+    )
+
+
+def _template_context() -> dict[str, Any]:
+    # The proxy, not its value: a template that never reads it never runs the chain.
+    return {"current_user": current_user}
 
 
 def _add_scheme_headers(response: flask.Response) -> flask.Response:
@@ -130,3 +202,36 @@ def _add_scheme_headers(response: flask.Response) -> flask.Response:
         for name, value in request.state.get(RESPONSE_HEADERS, ()):
             response.headers.add(name, value)
     return response
+
+
+def hub_blueprint(hub: AuthHub, name: str = "authhub") -> flask.Blueprint:
+    """A blueprint serving ``hub``'s plugin routes (``/login``, ``/oauth/*``, ...) at their own paths.
+
+    ``app.register_blueprint(hub_blueprint(hub))``, without a prefix: the
+    pages link to the paths ``authhub serve`` uses. They do their own CSRF
+    checks (exempt the blueprint from Flask-WTF's ``CSRFProtect``). A
+    view's endpoint is its path without dots and with ``_`` for ``/``
+    (``url_for("authhub.login")``, ``url_for("authhub.oauth_token")``).
+    """
+    blueprint = flask.Blueprint(name, __name__)
+    for path, route in route_table(hub).items():
+        endpoint = path.strip("/").replace(".", "").replace("/", "_") or "index"
+        endpoint = endpoint.replace("{", "").replace("}", "")
+        rule = framework_path(path, lambda name: f"<{name}>")
+        blueprint.add_url_rule(rule, endpoint, _route_view(hub, route), methods=list(route.methods))
+    return blueprint
+
+
+def _route_view(hub: AuthHub, route: Route) -> Callable[..., flask.Response]:
+    def view(**_segments: str) -> flask.Response:  # call_route reads {name} segments itself
+        environ = flask.request.environ
+        request = environ.get(REQUEST_KEY)
+        if not isinstance(request, Request) or request.hub is not hub:
+            request = Request.from_wsgi(environ, hub)
+        return _flask_response(call_route(route, request))
+
+    return view
+
+
+def _flask_response(response: Response) -> flask.Response:
+    return flask.Response(response.body, response.status, headers=response.headers)

@@ -8,6 +8,7 @@ are 401s with two ``WWW-Authenticate`` lines in chain order.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -24,12 +25,25 @@ if not settings.configured:
         DEBUG=False,
         SECRET_KEY="authhub-adapter-tests-only",
         ALLOWED_HOSTS=["testserver", "localhost", "127.0.0.1"],
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "rest_framework"],
+        INSTALLED_APPS=[
+            "django.contrib.contenttypes",
+            "django.contrib.auth",
+            "rest_framework",
+            "authhub.contrib.django",
+        ],
+        # The project's hub when a test sets none: no plugin, nothing read from the environment or files.
+        AUTHHUB={"load_entry_points": False, "environ": {}, "schemes": [], "database_url": "sqlite://"},
         MIDDLEWARE=["authhub.contrib.django.AuthhubMiddleware"],
         ROOT_URLCONF=None,
         DATABASES={},
         USE_TZ=True,
         CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "OPTIONS": {"context_processors": ["django.contrib.auth.context_processors.auth"]},
+            }
+        ],
         REST_FRAMEWORK={
             "DEFAULT_AUTHENTICATION_CLASSES": ["authhub.contrib.drf.AuthhubAuthentication"],
             "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -134,3 +148,14 @@ def alice(authhub_user: Callable[..., Any], hub: authhub.AuthHub) -> Any:
 def token_hub(authhub_make_hub: Callable[..., authhub.AuthHub]) -> authhub.AuthHub:
     """A hub on the installed ``authhub-token`` distribution (found through its entry point)."""
     return authhub_make_hub(schemes=["token"])
+
+
+@pytest.fixture
+def session_hub(authhub_make_hub: Callable[..., authhub.AuthHub]) -> authhub.AuthHub:
+    """A hub on the installed ``authhub-session``: its plugin routes are ``/``, ``/login`` and ``/logout``."""
+    return authhub_make_hub(schemes=["session"])
+
+
+def login_form_fields(page: str) -> dict[str, str]:
+    """The hidden fields of the session plugin's login form (its CSRF token and ``next``)."""
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))

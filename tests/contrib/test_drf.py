@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 from django.urls import path
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.test import APIClient
@@ -54,6 +54,28 @@ class TwoPerMinute(UserRateThrottle):
     rate = "2/min"
 
 
+class AdminOnly(APIView):
+    permission_classes = [IsAdminUser]
+
+    def get(self, request: Request) -> Response:
+        return Response({"user": request.user.get_username(), "staff": request.user.is_staff})
+
+
+class ReadOrWrite(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    def get(self, request: Request) -> Response:
+        return Response({"read": True})
+
+    def post(self, request: Request) -> Response:
+        return Response({"written_by": request.user.get_username()})
+
+
+class ThrottleKey(APIView):
+    def get(self, request: Request) -> Response:
+        return Response({"key": UserRateThrottle().get_cache_key(request, self), "pk": request.user.pk})
+
+
 class Throttled(APIView):
     throttle_classes = [TwoPerMinute]
 
@@ -67,6 +89,9 @@ class URLS:
         path("public", Public.as_view()),
         path("pass-only", PassOnlyView.as_view()),
         path("throttled", Throttled.as_view()),
+        path("admin-only", AdminOnly.as_view()),
+        path("read-or-write", ReadOrWrite.as_view()),
+        path("throttle-key", ThrottleKey.as_view()),
     ]
 
 
@@ -186,3 +211,39 @@ def test_real_token_plugin_protects_a_drf_view(
     assert refused.headers["WWW-Authenticate"].startswith("Token")
     assert response.status_code == 200
     assert response.json()["user"] == "bob"
+
+
+def test_is_admin_user_answers_401_and_403_never_500(
+    client: APIClient, alice: Any, authhub_auth_headers: Any
+) -> None:
+    anonymous = client.get("/admin-only")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"] == 'Key realm="tests"'
+    not_staff = client.get("/admin-only", headers=authhub_auth_headers(alice, "key"))
+    assert not_staff.status_code == 403
+    assert not_staff.json() == {"detail": "You do not have permission to perform this action."}
+
+
+def test_is_admin_user_lets_a_staff_user_of_the_store_through(authhub_make_hub: Any, key_scheme: Any) -> None:
+    from .test_django import StaffUser, staff_hub
+
+    erin = StaffUser("u-1", "erin", is_staff=True)
+    hub = staff_hub(authhub_make_hub, key_scheme, erin)
+    with override_settings(AUTHHUB=hub, ROOT_URLCONF=URLS):
+        response = APIClient().get("/admin-only", headers={"Authorization": f"Key {key_scheme.issue(erin)}"})
+    assert response.status_code == 200
+    assert response.json() == {"user": "erin", "staff": True}
+
+
+def test_is_authenticated_or_read_only(client: APIClient, alice: Any, authhub_auth_headers: Any) -> None:
+    assert client.get("/read-or-write").json() == {"read": True}
+    refused = client.post("/read-or-write")
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"] == 'Key realm="tests"'
+    written = client.post("/read-or-write", headers=authhub_auth_headers(alice, "pass"))
+    assert written.json() == {"written_by": "alice"}
+
+
+def test_throttles_key_on_the_users_pk(client: APIClient, alice: Any, authhub_auth_headers: Any) -> None:
+    response = client.get("/throttle-key", headers=authhub_auth_headers(alice, "key"))
+    assert response.json() == {"key": f"throttle_user_{alice.id}", "pk": alice.id}

@@ -11,13 +11,17 @@ from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
 import authhub
-from authhub.contrib.fastapi import FastAPIAuth
+from authhub.contrib.fastapi import ANONYMOUS_SCHEME, FastAPIAuth
 from authhub.contrib.starlette import AuthhubMiddleware
 
+from .conftest import login_form_fields
 
-def make_app(hub: authhub.AuthHub, *, middleware: bool = False, **options: Any) -> FastAPI:
+
+def make_app(hub: authhub.AuthHub, *, middleware: bool = False, document: bool = False, **options: Any) -> FastAPI:
     app = FastAPI(middleware=[Middleware(AuthhubMiddleware, hub=hub)] if middleware else [])
     auth = FastAPIAuth(hub, **options)
+    if document:
+        auth.document(app)
 
     @app.get("/me")
     def me(user: Any = Depends(auth.user)) -> dict[str, Any]:
@@ -81,8 +85,8 @@ def test_scopes_are_checked(client: TestClient, alice: Any, authhub_auth_headers
     assert client.get("/admin", headers=authhub_auth_headers(alice, "key")).json() == {"user": "alice"}
 
 
-def test_openapi_lists_each_scheme_as_an_alternative_with_the_scopes(client: TestClient) -> None:
-    document = client.get("/openapi.json").json()
+def test_openapi_lists_each_scheme_as_an_alternative_with_the_scopes(hub: authhub.AuthHub) -> None:
+    document = TestClient(make_app(hub, document=True)).get("/openapi.json").json()
     assert document["components"]["securitySchemes"] == {
         "key": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "authhub scheme 'key'."},
         "pass": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "authhub scheme 'pass'."},
@@ -95,7 +99,55 @@ def test_openapi_lists_each_scheme_as_an_alternative_with_the_scopes(client: Tes
         {"pass": ["admin", "reports:read"]},
     ]
     assert "security" not in paths["/open"]["get"]
-    assert "security" not in paths["/maybe"]["get"]
+    assert paths["/maybe"]["get"]["security"] == [{"key": []}, {"pass": []}, {}]
+
+
+def test_without_document_the_optional_operation_names_the_placeholder(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["paths"]["/maybe"]["get"]["security"] == [{"key": []}, {"pass": []}, {ANONYMOUS_SCHEME: []}]
+    placeholder = document["components"]["securitySchemes"][ANONYMOUS_SCHEME]
+    assert "FastAPIAuth.document(app)" in placeholder["description"]
+
+
+def test_document_marks_optional_authentication_and_the_refusals(hub: authhub.AuthHub) -> None:
+    document = TestClient(make_app(hub, document=True)).get("/openapi.json").json()
+    paths = document["paths"]
+    assert paths["/maybe"]["get"]["security"] == [{"key": []}, {"pass": []}, {}]
+    assert ANONYMOUS_SCHEME not in document["components"]["securitySchemes"]
+    for protected in ("/me", "/reports", "/admin"):
+        responses = paths[protected]["get"]["responses"]
+        assert set(responses) == {"200", "401", "403"}, protected
+        assert "WWW-Authenticate" in responses["401"]["headers"]
+        schema = responses["401"]["content"]["application/json"]["schema"]
+        assert schema["properties"] == {"detail": {"type": "string"}}
+    assert set(paths["/maybe"]["get"]["responses"]) == {"200", "401"}
+    assert set(paths["/open"]["get"]["responses"]) == {"200"}
+    assert paths["/me"]["get"]["security"] == [{"key": []}, {"pass": []}]
+
+
+def test_document_keeps_the_applications_own_answers_and_own_openapi(hub: authhub.AuthHub) -> None:
+    app = FastAPI()
+    auth = FastAPIAuth(hub)
+
+    @app.get("/me", responses={401: {"description": "Who are you?"}})
+    def me(user: Any = Depends(auth.user)) -> dict[str, Any]:
+        return {"user": user.username}
+
+    generate = app.openapi
+
+    def with_a_title() -> dict[str, Any]:
+        document = generate()
+        document["info"]["title"] = "Mine"
+        return document
+
+    app.openapi = with_a_title  # type: ignore[method-assign]
+    auth.document(app)
+    client = TestClient(app)
+    first = client.get("/openapi.json").json()
+    assert first["info"]["title"] == "Mine"
+    assert first["paths"]["/me"]["get"]["responses"]["401"] == {"description": "Who are you?"}
+    assert "403" in first["paths"]["/me"]["get"]["responses"]
+    assert client.get("/openapi.json").json() == first  # completing twice changes nothing
 
 
 class Described(authhub.Scheme):
@@ -165,7 +217,7 @@ def test_openapi_descriptions_of_the_bundled_schemes(authhub_make_hub: Any) -> N
     schemes = TestClient(make_app(hub)).get("/openapi.json").json()["components"]["securitySchemes"]
     assert (schemes["token"]["type"], schemes["token"]["in"], schemes["token"]["name"]) == (
         "apiKey", "header", "Authorization")
-    assert (schemes["oauth"]["type"], schemes["oauth"]["scheme"].lower()) == ("http", "bearer")
+    assert schemes["oauth"]["type"] == "oauth2"
     assert (schemes["basic"]["type"], schemes["basic"]["scheme"].lower()) == ("http", "basic")
     assert (schemes["session"]["type"], schemes["session"]["in"]) == ("apiKey", "cookie")
     assert all(schemes[name].get("description") for name in names)
@@ -247,3 +299,68 @@ def test_real_token_scopes_meet_the_routes_scopes(token_hub: authhub.AuthHub, au
     reader = create_token(token_hub, "bob", name="reader", scopes=["reports:read"]).key
     assert client.get("/reports", headers={"Authorization": f"Token {plain}"}).status_code == 403
     assert client.get("/reports", headers={"Authorization": f"Token {reader}"}).json() == {"user": "bob"}
+
+
+# -- the oauth scheme's flows ---------------------------------------------------------------
+
+
+def oauth_flows(hub: authhub.AuthHub) -> Any:
+    return TestClient(make_app(hub)).get("/openapi.json").json()["components"]["securitySchemes"]["oauth"]
+
+
+def test_the_oauth_scheme_is_described_with_its_flows(authhub_make_hub: Any) -> None:
+    described = oauth_flows(authhub_make_hub(schemes=["oauth"]))
+    assert described["type"] == "oauth2"
+    assert described["flows"] == {
+        "authorizationCode": {
+            "authorizationUrl": "/oauth/authorize",
+            "tokenUrl": "/oauth/token",
+            "refreshUrl": "/oauth/token",
+            "scopes": {},
+        },
+        "clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}},
+    }
+    assert "PKCE" in described["description"]
+
+
+def test_the_flows_are_at_the_configured_issuer(authhub_make_hub: Any) -> None:
+    flows = oauth_flows(authhub_make_hub(schemes=["oauth"], oauth={"issuer": "https://id.example.org/"}))["flows"]
+    assert flows["authorizationCode"]["authorizationUrl"] == "https://id.example.org/oauth/authorize"
+    assert flows["clientCredentials"]["tokenUrl"] == "https://id.example.org/oauth/token"
+
+
+def test_tokens_of_another_issuer_are_a_plain_bearer(authhub_make_hub: Any, tmp_path: Any) -> None:
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text('{"keys": []}')
+    hub = authhub_make_hub(
+        schemes=["oauth"],
+        oauth={"token_source": "jwt", "jwt_issuer": "https://id.example.org", "jwt_audience": "api", "jwks": str(jwks)},
+    )
+    described = oauth_flows(hub)
+    assert (described["type"], described["scheme"]) == ("http", "bearer")
+    assert "flows" not in described
+
+
+def test_the_operations_ask_the_flows_for_the_routes_scopes(authhub_make_hub: Any) -> None:
+    paths = TestClient(make_app(authhub_make_hub(schemes=["oauth"]))).get("/openapi.json").json()["paths"]
+    assert paths["/reports"]["get"]["security"] == [{"oauth": ["reports:read"]}]
+
+
+# -- the hub's plugin routes ----------------------------------------------------------------
+
+
+def test_the_session_login_page_signs_in_through_fastapi(session_hub: authhub.AuthHub, authhub_user: Any) -> None:
+    authhub_user("dora", "dora's password", hub=session_hub)
+    app = make_app(session_hub)
+    app.include_router(FastAPIAuth(session_hub).hub_router())
+    client = TestClient(app, follow_redirects=False)
+    page = client.get("/login", params={"next": "/maybe"})
+    assert page.status_code == 200
+    fields = login_form_fields(page.text)
+    signed_in = client.post("/login", data={**fields, "username": "dora", "password": "dora's password"})
+    assert signed_in.status_code == 303
+    assert signed_in.headers["location"] == "/maybe"
+    assert client.get("/maybe").json() == {"scheme": "session"}
+    document = client.get("/openapi.json").json()
+    assert "/login" not in document["paths"]
+    assert client.delete("/login").status_code == 405

@@ -122,6 +122,7 @@ def test_the_cache_keeps_a_token_revoked_elsewhere_for_at_most_its_ttl(
     is seen by a caching process only when its entry expires, ``cache_ttl`` seconds at most."""
     world = make_postgres_world(token={"cache_ttl": 1.0})
     hub, alice = world.hub, world.people["alice"]
+    assert hub.changes.wait_until_current()  # the cache answers only while the channel is current
     assert hub.authenticate(token_request(hub, alice.token)).user.username == "alice"
     with hub.store.connect() as connection:
         connection.execute(sa.update(Token).where(Token.digest == Token(user_id=0, key=alice.token).digest)

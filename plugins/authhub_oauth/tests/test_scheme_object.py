@@ -53,8 +53,10 @@ def test_the_hub_knows_the_scheme(hub: AuthHub) -> None:
     assert hub.scheme_object("oauth") is scheme
     assert scheme.name == "oauth"
     assert OAuthScheme.position == 200
-    assert hub.openapi("oauth") == {
-        "type": "http", "scheme": "bearer", "description": "authhub-oauth: an OAuth 2.0 access token (RFC 6750)."}
+    described = hub.openapi("oauth")
+    assert described is not None and described["type"] == "oauth2"
+    assert described["flows"]["authorizationCode"]["authorizationUrl"] == "/oauth/authorize"
+    assert described["flows"]["clientCredentials"]["tokenUrl"] == "/oauth/token"
     assert authhub_oauth.__version__ == "0.1.0"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 
 import pytest
 
@@ -70,20 +71,33 @@ def test_activity_is_recorded_at_most_once_per_touch_interval(make_hub) -> None:
     assert utcnow() - sessions_of(hub).find(stale_id).last_seen_at < dt.timedelta(seconds=5)
 
 
-def test_a_user_deactivated_elsewhere_is_refused_on_the_next_request(make_hub, tmp_path) -> None:
-    hub = make_hub()
+@pytest.mark.parametrize("cache_ttl", [0, 60], ids=["no-cache", "cache"])
+def test_a_user_deactivated_elsewhere_is_refused(make_hub, tmp_path, cache_ttl: int) -> None:
+    # With the cache off on the very next request; with it on (a warm entry) as soon as the
+    # announcement of the change arrives through the invalidation channel (bound: 2 s).
+    hub = make_hub(session={"cache_ttl": cache_ttl})
     alice = hub.users.create("alice", "pw")
+    assert hub.changes.wait_until_current(2)
     cookie = session_headers(hub, alice)["Cookie"]
-    assert get(hub, cookie=cookie).identity.user.username == "alice"
+    for _ in range(2):
+        assert get(hub, cookie=cookie).identity.user.username == "alice"
+    assert len(sessions_of(hub).cache or ()) == (1 if cache_ttl else 0)
     # another service on the same database, without the session plugin (so no user_changed here)
     other = authhub.AuthHub(load_entry_points=False, environ={}, directory=tmp_path,
                             database_url=hub.settings["database_url"])
     other.users.deactivate("alice")
     other.close()
 
-    request = get(hub, cookie=cookie)
-    with pytest.raises(authhub.AuthenticationFailed, match="User inactive or deleted."):
-        request.identity
+    deadline = time.monotonic() + (2 if cache_ttl else 0)
+    while True:
+        request = get(hub, cookie=cookie)
+        try:
+            request.identity
+        except authhub.UserInactive as error:
+            assert error.detail == "User inactive or deleted."
+            break
+        assert time.monotonic() < deadline, "a deactivated user was still signed in"
+        time.sleep(0.005)
     assert cookie_of(request.state[RESPONSE_HEADERS]).startswith("authhub_session=; Max-Age=0")
     assert get(hub, cookie=cookie).identity.is_authenticated is False  # the session is gone
 

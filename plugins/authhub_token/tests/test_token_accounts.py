@@ -10,7 +10,7 @@ import authhub_token
 from authhub.appusers import AccountStore, accounts
 from authhub_token import TokenError
 
-from .conftest import Statements, refusal, request, scheme_of
+from .conftest import Statements, listening, refusal, request, scheme_of
 
 
 @pytest.fixture
@@ -46,7 +46,8 @@ def test_a_token_for_a_uuid_user_authenticates(hub):
     assert stored == alice.id  # the UUID as text
 
 
-def test_a_request_reads_the_token_then_asks_the_store(hub):
+def test_a_request_reads_the_token_then_asks_the_store(make_accounts_hub):
+    hub = make_accounts_hub(token={"cache_ttl": 0.0})
     hub.users.add("alice", "pw")
     key = authhub_token.create_token(hub, "alice").key
     statements = Statements(hub)
@@ -62,10 +63,12 @@ def test_disabled_behind_authhubs_back_is_refused_on_the_next_request(make_accou
     hub = make_accounts_hub(token={"cache_ttl": cache_ttl})
     hub.users.add("alice", "pw")
     hub.users.add("bob", "pw")
+    listening(hub)
     alices = authhub_token.create_token(hub, "alice").key
     bobs = authhub_token.create_token(hub, "bob").key
     for _ in range(2):  # with the cache on, the second request is a hit
         assert hub.authenticate(request(hub, f"Token {alices}")).user.username == "alice"
+    assert len(scheme_of(hub).cache or ()) == (1 if cache_ttl else 0)
     hub.users.disable("alice")  # the application's admin page: authhub is told nothing
     error = refusal(hub, f"Token {alices}")
     assert isinstance(error, authhub.UserInactive)
@@ -76,6 +79,7 @@ def test_disabled_behind_authhubs_back_is_refused_on_the_next_request(make_accou
 def test_with_the_cache_a_hit_reads_the_user_but_not_the_token(make_accounts_hub):
     hub = make_accounts_hub(token={"cache_ttl": 600.0, "last_used_interval": None})
     hub.users.add("alice", "pw")
+    listening(hub)
     key = authhub_token.create_token(hub, "alice").key
     statements = Statements(hub)
     hub.authenticate(request(hub, f"Token {key}"))
@@ -99,6 +103,7 @@ def test_list_and_revoke_by_name(make_accounts_hub):
     hub = make_accounts_hub(token={"cache_ttl": 600.0})
     hub.users.add("alice", "pw")
     hub.users.add("bob", "pw")
+    listening(hub)
     alices = [authhub_token.create_token(hub, "alice", name=str(n)) for n in range(2)]
     bobs = authhub_token.create_token(hub, "bob")
     for new in (*alices, bobs):
@@ -136,6 +141,7 @@ def test_auth_headers_for_a_user_of_the_applications_store(hub):
 def test_on_postgres(make_accounts_hub, authhub_postgres_url):
     hub = make_accounts_hub(database_url=authhub_postgres_url, token={"cache_ttl": 600.0})
     alice = hub.users.add("alice", "pw")
+    listening(hub)
     key = authhub_token.create_token(hub, "alice").key
     for _ in range(2):
         assert hub.authenticate(request(hub, f"Token {key}")).user.id == alice.id

@@ -9,7 +9,7 @@ import weakref
 
 import authhub_token
 
-from .conftest import refusal, request, scheme_of
+from .conftest import listening, refusal, request, scheme_of
 
 
 def test_many_threads_share_the_lookup(hub, alice):
@@ -46,8 +46,10 @@ def test_closing_the_scheme_leaves_the_stores_shared_connections_alone(make_hub)
     # Issue 12 item 6: the kept connections belong to the store; closing one plugin must not empty them.
     hub = make_hub(token={"cache_ttl": 60.0})
     hub.users.create("alice", "pw")
+    listening(hub)
     key = authhub_token.create_token(hub, "alice").key
     hub.authenticate(request(hub, f"Token {key}"))
+    assert len(scheme_of(hub).cache) == 1
     kept = hub.store.kept
     idle = list(kept._idle)
     assert idle
@@ -61,6 +63,7 @@ def test_closing_the_scheme_leaves_the_stores_shared_connections_alone(make_hub)
 def test_a_closed_hub_releases_the_connections_and_the_cache(make_hub):
     hub = make_hub(token={"cache_ttl": 60.0})
     hub.users.create("alice", "pw")
+    listening(hub)
     key = authhub_token.create_token(hub, "alice").key
     hub.authenticate(request(hub, f"Token {key}"))
     kept = hub.store.kept
@@ -76,11 +79,12 @@ def test_a_dropped_hub_is_garbage_collected(tmp_path):
     hub = hub_for_tests(tmp_path, schemes=["token"], token={"cache_ttl": 60.0})
     hub.upgrade()
     hub.users.create("alice", "pw")
+    listening(hub)  # the channel's listener thread runs too: it must not keep the hub alive
     key = authhub_token.create_token(hub, "alice").key
     for _ in range(2):  # a read, then a cache hit: connections and cache exist
         assert hub.authenticate(request(hub, f"Token {key}")).user.username == "alice"
     kept = hub.store.kept
-    assert kept._idle
+    assert kept._idle and len(scheme_of(hub).cache) == 1
     dead = weakref.ref(hub)
     scheme = weakref.ref(scheme_of(hub))
     hub.close()

@@ -19,7 +19,8 @@ def test_the_entry_point_names_the_scheme():
 def test_an_installed_hub_finds_the_scheme(hub):
     assert "token" in hub.installed_schemes and hub.schemes == ("token",)
     assert set(hub.settings.section("token")) == {
-        "keyword", "lifetime", "max_per_user", "last_used_interval", "cache_ttl", "cache_size"}
+        "keyword", "lifetime", "max_per_user", "last_used_interval", "cache_ttl", "cache_size", "create_schemes",
+        "max_lifetime"}
 
 
 def test_settings_from_the_environment(make_hub):

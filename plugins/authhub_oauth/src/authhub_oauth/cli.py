@@ -1,4 +1,4 @@
-"""``authhub oauth clients create|list|delete`` and ``authhub oauth tokens revoke``.
+"""``authhub oauth clients create|list|delete``, ``authhub oauth tokens revoke`` and ``authhub oauth purge``.
 
 Every command gets the configured hub from :func:`authhub.pass_hub`, which
 also turns a :class:`~authhub_oauth.clients.ClientError` (an
@@ -7,15 +7,19 @@ also turns a :class:`~authhub_oauth.clients.ClientError` (an
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import sys
 
 import click
+import sqlalchemy as sa
+import sqlalchemy.orm
 
 import authhub
 from authhub import AuthHub
 from authhub_oauth.clients import create_client, delete_client, list_clients, revoke_tokens
-from authhub_oauth.models import GRANT_TYPES
+from authhub_oauth.models import GRANT_TYPES, AuthorizationCode, OAuthToken, changed, utcnow
 
 
 @click.group("oauth")
@@ -58,7 +62,7 @@ def clients_create(hub: AuthHub, name: str, grant_types: tuple[str, ...], redire
 
 @clients_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@authhub.pass_hub
+@authhub.pass_hub(read_only=True)
 def clients_list(hub: AuthHub, as_json: bool) -> None:
     """List registered clients (never their secrets)."""
     clients = list_clients(hub)
@@ -81,6 +85,48 @@ def clients_delete(hub: AuthHub, client_id: str) -> None:
     """Delete client CLIENT_ID with all its codes and tokens."""
     delete_client(hub, client_id)
     click.echo(f"client {client_id!r} deleted")
+
+
+@oauth_group.command("purge")
+@click.option("--older-than", default="30d", show_default=True, metavar="DURATION",
+              help="Keep rows that ended more recently than this: 45s, 30m, 12h, 90d, 2w.")
+@authhub.pass_hub
+def purge(hub: AuthHub, older_than: str) -> None:
+    """Delete expired authorization codes and token families that ended (expired or revoked); print how many went."""
+    match = re.fullmatch(r"\s*([0-9]+)\s*([smhdw])\s*", older_than, re.IGNORECASE)
+    if match is None:
+        raise click.BadParameter(f"{older_than!r} is not a duration; use 45s, 30m, 12h, 90d or 2w",
+                                 param_hint="--older-than")
+    age = dt.timedelta(seconds=int(match.group(1)) * _SECONDS[match.group(2).lower()])
+    codes, tokens = purge_rows(hub, utcnow() - age)
+    click.echo(f"purged {codes} authorization code{'' if codes == 1 else 's'} "
+               f"and {tokens} token{'' if tokens == 1 else 's'}")
+
+
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def purge_rows(hub: AuthHub, before: dt.datetime) -> tuple[int, int]:
+    """Delete codes that expired before ``before`` and token families every row of which ended before it.
+
+    A family goes whole or not at all: a rotated refresh token must stay while its family lives, so
+    that its reuse is still recognised and revokes the family. A row ends when it is revoked, or when
+    its access token and its refresh token (if any) have both expired. Gone rows need no announcement:
+    they were refused already.
+    """
+    member = sa.orm.aliased(OAuthToken)
+    # Every NULL is tested explicitly: NOT (NULL < x OR ...) is NULL, which would count a live row as ended.
+    ended = sa.or_(
+        sa.and_(member.revoked_at.is_not(None), member.revoked_at < before),
+        sa.and_(member.expires_at < before,
+                sa.or_(member.refresh_expires_at.is_(None), member.refresh_expires_at < before)),
+    )
+    alive = sa.select(member.id).where(member.family_id == OAuthToken.family_id, sa.not_(ended))
+    with hub.store.session() as session:
+        codes = changed(session.execute(sa.delete(AuthorizationCode).where(AuthorizationCode.expires_at < before)))
+        tokens = changed(session.execute(sa.delete(OAuthToken).where(~alive.exists()),
+                                         execution_options={"synchronize_session": False}))
+    return codes, tokens
 
 
 @oauth_group.group("tokens")

@@ -46,10 +46,29 @@ class OAuthScheme(authhub.Scheme):
         self.server = OAuthServer(hub, settings)
 
     def openapi(self) -> dict[str, Any]:
+        """OAuth 2.0 with this hub's flows when it issues the tokens; a plain bearer token otherwise.
+
+        The URLs are the ``issuer`` setting's, else relative to the API
+        (the routes ``authhub serve`` and the framework adapters mount).
+        """
+        description = "authhub-oauth: an OAuth 2.0 access token (RFC 6750)."
+        source = self.settings["token_source"]
+        if source != "opaque":  # the tokens come from another authorization server
+            return {"type": "http", "scheme": "bearer", "description": description}
+        base = str(self.settings["issuer"] or "").rstrip("/")
+        token_url = f"{base}/oauth/token"
         return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "authhub-oauth: an OAuth 2.0 access token (RFC 6750).",
+            "type": "oauth2",
+            "description": f"{description} Authorization code with PKCE (S256), or client credentials.",
+            "flows": {
+                "authorizationCode": {
+                    "authorizationUrl": f"{base}/oauth/authorize",
+                    "tokenUrl": token_url,
+                    "refreshUrl": token_url,
+                    "scopes": {},
+                },
+                "clientCredentials": {"tokenUrl": token_url, "scopes": {}},
+            },
         }
 
     # -- the hub's hooks ---------------------------------------------------------------
@@ -57,6 +76,11 @@ class OAuthScheme(authhub.Scheme):
     @authhub.hookimpl
     def authenticate(self, request: Request) -> tuple[Any, AccessToken] | None:
         return self.resource.authenticate(request)
+
+    @authhub.hookimpl
+    async def aauthenticate(self, request: Request) -> tuple[Any, AccessToken] | None:
+        """The ASGI form: no token and a cache hit on the event loop; a check against the store in a thread."""
+        return await self.resource.aauthenticate(request)
 
     @authhub.hookimpl
     def challenge(self, error: AuthhubError | None) -> str:

@@ -45,6 +45,13 @@ SETTINGS: dict[str, Setting] = {
     "introspection_cache_seconds": Setting(30, kind=int, help="How long an introspection answer is kept."),
     "introspection_cache_size": Setting(1024, kind=int, help="How many introspection answers are kept at most."),
     "http_timeout": Setting(5.0, kind=float, help="Seconds to wait for the JWKS URL or the introspection endpoint."),
+    # -- resource server: the cache of verified opaque tokens and JWTs ----------------
+    "cache_ttl": Setting(
+        60.0, kind=float,
+        help="Keep verified access tokens (opaque and JWT) in memory at most this many seconds (0 = off). A "
+             "revocation reaches every process through the invalidation channel at once; this is the safety net.",
+    ),
+    "cache_size": Setting(10_000, kind=int, help="Most access tokens the in-memory cache holds (0 = off)."),
 }
 
 #: Algorithms never accepted, whatever ``jwt_algorithms`` says: no signature at
@@ -85,3 +92,6 @@ def check(settings: Mapping[str, Any]) -> None:
     for key in ("access_token_lifetime", "refresh_token_lifetime", "code_lifetime"):
         if settings[key] <= 0:
             raise ConfigurationError(f"oauth.{key}: must be a positive number of seconds")
+    for key in ("cache_ttl", "cache_size"):
+        if settings[key] < 0:
+            raise ConfigurationError(f"oauth.{key}: must not be negative (0 turns the cache off)")

@@ -357,13 +357,15 @@ class IntrospectionValidator(IntrospectTokenValidator):  # type: ignore[misc]
         self.http.close()
 
     def forget(self, kind: str, key: str) -> None:
-        """Drop kept answers about a revoked token (``oauth-token``, its digest) or a deleted client."""
+        """Drop kept answers about a revoked token (``oauth-token``, its digest) or a deleted client; ``*`` all."""
         if self.cache is None:
             return
         if kind == "oauth-token":
             self.cache.discard(lambda kept: kept.digest == key)
         elif kind == "oauth-client":
             self.cache.discard(lambda kept: kept.client_id == key)
+        elif kind == "*":
+            self.cache.clear()
 
     def introspect_token(self, token_string: str) -> dict[str, Any]:
         key = digest(token_string)

@@ -1,13 +1,24 @@
 """The ``session`` scheme of one hub: its sessions, who a session cookie belongs to, and the CSRF rule.
 
 The hub creates one :class:`SessionScheme` (``create_scheme``) and owns it:
-the store (the hub's database or Redis), the cookie policy and the
-timeouts live on it, checked once when the hub is built. Its
-``@authhub.hookimpl`` methods are that hub's hooks.
+the store (the hub's database or Redis), the cookie policy, the timeouts
+and the cache of verified sessions live on it, checked once when the hub
+is built. Its ``@authhub.hookimpl`` methods are that hub's hooks.
+
+The cache keeps a verified session (the stored data and its user, by the
+digest of the session id) while the invalidation channel is current. An
+entry lives until the session's next activity record is due, so a session
+is read from the store again at least once per ``touch_interval``: another
+process may have recorded activity meanwhile, so a session that only looks
+idle by the cached times is read again, never ended on their word. A
+logout is announced as ``("session", digest)``, the end of all of a
+user's sessions as ``("user", id)``; every hub on the store drops those
+entries. CSRF is checked on every unsafe request, hit or not.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -15,8 +26,10 @@ import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 import authhub
-from authhub import ConfigurationError, Request, StoreUnavailable, UserInactive
+from authhub import ConfigurationError, Request, StoreUnavailable, TTLCache, UserInactive
 from authhub_session import csrf
 from authhub_session.cookies import looks_like_session_id
 from authhub_session.settings import SessionSettings
@@ -31,6 +44,8 @@ log = logging.getLogger("authhub.session")
 SESSION_STATE = "authhub_session.session"
 
 Header = tuple[str, str]
+#: What the cache keeps for a session digest: the session as last read or touched, and its user.
+Verified = tuple[SessionData, Any]
 
 
 def session_id_digest(session_id: str) -> str:
@@ -64,6 +79,16 @@ class SessionScheme(authhub.Scheme):
         #: A new session need not be kept longer than this (seconds) unless it is used.
         self._keep_new = int(min(config.idle_timeout, config.absolute_lifetime).total_seconds()) + 1
         self.store: SessionStore = _store_for(hub, config, name)
+        #: Verified sessions by digest (never the id); ``None`` when ``cache_ttl`` or ``cache_size`` is 0.
+        self.cache: TTLCache[str, Verified] | None = (
+            TTLCache(config.cache_ttl, config.cache_size) if config.caching else None
+        )
+        #: How long a cached session answers without the store: until its next activity record is due.
+        self._fresh_for = min(config.touch_interval, config.idle_timeout)
+        # The built-in store announces every change of a user (hub.user_changed -> ("user", id)), so a
+        # cached user stands. An application's own store changes behind authhub's back and tells
+        # nobody: a hit reads the user from it again, as a request without the cache would.
+        self._users_announce = isinstance(hub.users, authhub.SQLUserStore)
 
     def openapi(self) -> dict[str, Any]:
         return {"type": "apiKey", "in": "cookie", "name": self._cookie_name,
@@ -71,6 +96,8 @@ class SessionScheme(authhub.Scheme):
 
     def close(self) -> None:
         self.store.close()
+        if self.cache is not None:
+            self.cache.clear()
 
     # -- hooks of this hub -----------------------------------------------------------
 
@@ -86,7 +113,57 @@ class SessionScheme(authhub.Scheme):
         session_id = session_cookie(request, self._cookie_name)
         if session_id is None:
             return None
-        session = self.find(session_id)
+        if not looks_like_session_id(session_id):
+            self._clear_cookie_on_response(request)
+            return None
+        digest = session_id_digest(session_id)
+        cache = self._usable_cache()
+        if cache is None:
+            return self._from_store(request, digest, None, 0)
+        cached = cache.get(digest)
+        if cached is not None:
+            session, user = cached
+            if not self._users_announce:
+                user = self.hub.users.get(session.user_id)
+            if user is not None and user.is_active:
+                return self._admit(request, session, user)
+            # gone or inactive in the application's store: the store path ends the session
+        # The generation is taken before the read: a logout meanwhile wins.
+        return self._from_store(request, digest, cache, cache.generation)
+
+    @authhub.hookimpl
+    async def aauthenticate(self, request: Request) -> tuple[Any, None] | None:
+        """The ASGI form: no cookie and a cache hit are answered on the event loop; the rest in a thread."""
+        session_id = session_cookie(request, self._cookie_name)
+        if session_id is None:
+            return None
+        cache = self._usable_cache()
+        if cache is not None and self._users_announce and looks_like_session_id(session_id):
+            cached = cache.get(session_id_digest(session_id))
+            if cached is not None:
+                return self._admit(request, *cached)
+        return await asyncio.to_thread(self.authenticate, request)
+
+    def _usable_cache(self) -> TTLCache[str, Verified] | None:
+        """The cache while it can be trusted: only while the invalidation channel is current (fail closed)."""
+        cache = self.cache
+        return cache if cache is not None and self.hub.changes.current else None
+
+    def _admit(self, request: Request, session: SessionData, user: Any) -> tuple[Any, None]:
+        """Let a verified session's request through: the CSRF rule on unsafe methods, then ``(user, None)``."""
+        if not request.is_safe_method:
+            self._check_csrf(request, session)
+        request.state[SESSION_STATE] = session
+        return user, None
+
+    def _check_csrf(self, request: Request, session: SessionData) -> None:
+        csrf.check_origin(request, self.trusted_origins)
+        csrf.check_token(request, session.csrf_secret)
+
+    def _from_store(self, request: Request, digest: str, cache: TTLCache[str, Verified] | None,
+                    generation: int) -> tuple[Any, None] | None:
+        """Read the session from the store and decide (and keep the answer when there is a cache)."""
+        session = self.store.get(digest)
         now = utcnow()
         if session is not None and not self.is_live(session, now):
             self.store.delete(session.digest)
@@ -100,9 +177,13 @@ class SessionScheme(authhub.Scheme):
             self._clear_cookie_on_response(request)
             raise UserInactive()
         if not request.is_safe_method:
-            csrf.check_origin(request, self.trusted_origins)
-            csrf.check_token(request, session.csrf_secret)
-        self.touch_if_due(session, now)
+            self._check_csrf(request, session)
+        session = self.touch_if_due(session, now)
+        if cache is not None:
+            # Fresh until the next activity record is due (or the lifetime ends): then the store again.
+            fresh_until = min(session.last_seen_at + self._fresh_for, session.created_at + self.absolute_lifetime)
+            if fresh_until > now:
+                cache.put(digest, (session, user), generation, expires_at=fresh_until.timestamp())
         request.state[SESSION_STATE] = session
         return user, None
 
@@ -120,12 +201,28 @@ class SessionScheme(authhub.Scheme):
 
     @authhub.hookimpl
     def user_changed(self, user: Any) -> None:
-        """A new password or a deactivation ends the user's sessions everywhere (as Django does)."""
+        """A new password or a deactivation ends the user's sessions everywhere (as Django does).
+
+        The hub announces ``("user", id)`` itself right after this hook.
+        """
         try:
-            self.end_all(user.id)
+            self.store.delete_user(str(user.id))
         except StoreUnavailable:
             # The change itself is done; sessions of an inactive user are refused anyway.
             log.error("could not end the sessions of a changed user: session store unavailable")
+
+    @authhub.hookimpl
+    def invalidated(self, kind: str, key: str) -> None:
+        """Drop cached sessions: ``("session", digest)`` after a logout, ``("user", id)`` after a user change."""
+        cache = self.cache
+        if cache is None:
+            return
+        if kind == "session":
+            cache.discard(lambda verified: verified[0].digest == key)
+        elif kind == "user":
+            cache.discard(lambda verified: verified[0].user_id == key)
+        elif kind == "*":  # the channel lost track of announcements: drop everything
+            cache.clear()
 
     # -- sessions ----------------------------------------------------------------------
 
@@ -147,20 +244,29 @@ class SessionScheme(authhub.Scheme):
         return (now - session.last_seen_at < self.idle_timeout
                 and now - session.created_at < self.absolute_lifetime)
 
-    def touch_if_due(self, session: SessionData, now: dt.datetime) -> None:
-        """Record activity, at most once per ``touch_interval``."""
-        if now - session.last_seen_at >= self.touch_interval:
-            keep_for = min(self.idle_timeout, session.created_at + self.absolute_lifetime - now)
-            self.store.touch(session, now, int(keep_for.total_seconds()) + 1)
+    def touch_if_due(self, session: SessionData, now: dt.datetime) -> SessionData:
+        """Record activity, at most once per ``touch_interval``; the session as it now stands."""
+        if now - session.last_seen_at < self.touch_interval:
+            return session
+        keep_for = min(self.idle_timeout, session.created_at + self.absolute_lifetime - now)
+        self.store.touch(session, now, int(keep_for.total_seconds()) + 1)
+        return attrs.evolve(session, last_seen_at=now)
 
     def end(self, session_id: str) -> None:
-        """End the session a cookie value names (nothing happens for a malformed or unknown one)."""
+        """End the session a cookie value names, in every process (nothing happens for a malformed one).
+
+        :raises authhub.StoreUnavailable: the store or the invalidation channel could not be reached.
+        """
         if looks_like_session_id(session_id):
-            self.store.delete(session_id_digest(session_id))
+            digest = session_id_digest(session_id)
+            self.store.delete(digest)
+            self.hub.invalidate("session", digest)
 
     def end_all(self, user_id: object) -> int:
-        """End every session of the user with this id (on every server sharing the store); return how many."""
-        return self.store.delete_user(str(user_id))
+        """End every session of the user with this id, in every process; return how many there were."""
+        ended = self.store.delete_user(str(user_id))
+        self.hub.invalidate("user", str(user_id))
+        return ended
 
     def purge(self, now: dt.datetime | None = None) -> int:
         """Delete every session that has expired; return how many."""

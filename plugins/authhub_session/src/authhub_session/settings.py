@@ -31,6 +31,12 @@ SETTINGS: dict[str, Setting] = {
     "redis_prefix": Setting("authhub:session:", help="Prefix of every Redis key the store writes."),
     "trusted_origins": Setting([], kind=list,
                                help="Other origins (https://app.example.com) allowed to send unsafe requests."),
+    "cache_ttl": Setting(
+        60.0, kind=float,
+        help="Keep verified sessions in memory at most this many seconds (0 = off). A logout or a user change "
+             "reaches every process through the invalidation channel at once; this is only the safety net.",
+    ),
+    "cache_size": Setting(10_000, kind=int, help="Most sessions the in-memory cache holds (0 = off)."),
 }
 
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -51,6 +57,14 @@ class SessionSettings:
     trusted_origins: tuple[str, ...]
     redis_url: str | None
     redis_prefix: str
+    #: Seconds a verified session is kept in memory; 0 when the cache is off.
+    cache_ttl: float
+    cache_size: int
+
+    @property
+    def caching(self) -> bool:
+        """Whether verified sessions are kept in memory (``cache_ttl`` and ``cache_size`` both above 0)."""
+        return self.cache_ttl > 0 and self.cache_size > 0
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any], name: str = "session") -> SessionSettings:
@@ -58,8 +72,9 @@ class SessionSettings:
         for key in ("idle_timeout", "absolute_lifetime"):
             if section[key] <= 0:
                 raise ConfigurationError(f"{name}.{key}: must be a positive number of seconds")
-        if section["touch_interval"] < 0:
-            raise ConfigurationError(f"{name}.touch_interval: must not be negative")
+        for key in ("touch_interval", "cache_ttl", "cache_size"):
+            if section[key] < 0:
+                raise ConfigurationError(f"{name}.{key}: must not be negative")
         redis_url = section["redis_url"] or None
         if redis_url is not None and not redis_url.startswith(_REDIS_SCHEMES):
             raise ConfigurationError(f"{name}.redis_url: expected a redis://, rediss:// or unix:// URL")
@@ -75,4 +90,6 @@ class SessionSettings:
             trusted_origins=tuple(section["trusted_origins"]),
             redis_url=redis_url,
             redis_prefix=section["redis_prefix"],
+            cache_ttl=float(section["cache_ttl"]),
+            cache_size=section["cache_size"],
         )

@@ -19,8 +19,10 @@ from authhub_token.api import (
     LIFETIME,
     TokenError,
     create_token,
+    list_live_tokens,
     list_tokens,
     revoke_token,
+    revoke_user_token,
     revoke_user_tokens,
 )
 from authhub_token.keys import PATTERN, PREFIX
@@ -52,8 +54,10 @@ __all__ = [
     "TokenSettings",
     "__version__",
     "create_token",
+    "list_live_tokens",
     "list_tokens",
     "revoke_token",
+    "revoke_user_token",
     "revoke_user_tokens",
 ]
 

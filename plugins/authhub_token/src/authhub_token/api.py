@@ -129,6 +129,13 @@ def list_tokens(hub: AuthHub, username: str | None = None) -> list[TokenRecord]:
     return records
 
 
+def list_live_tokens(hub: AuthHub, username: str) -> list[TokenRecord]:
+    """The tokens of ``username`` that still work (neither revoked nor expired), oldest first, without keys."""
+    now = dt.datetime.now(dt.timezone.utc)
+    return [record for record in list_tokens(hub, username)
+            if not record.revoked and (record.expires_at is None or record.expires_at > now)]
+
+
 def revoke_token(hub: AuthHub, token_id: Any) -> bool:
     """Revoke one token; ``False`` when it already was. Unknown id: :class:`TokenError`."""
     model = hub.find_scheme(TokenScheme).lookup.model
@@ -141,6 +148,35 @@ def revoke_token(hub: AuthHub, token_id: Any) -> bool:
         revoked = str(model.__mapper__.primary_key_from_instance(token)[0])
     hub.invalidate("token", revoked)
     return was_live
+
+
+def revoke_user_token(hub: AuthHub, username: str, token_id: Any) -> bool:
+    """Revoke token ``token_id`` if it is a live token of ``username``; ``True`` when it was.
+
+    ``False``, changing nothing, for an unknown id (or text no id can be),
+    another user's token and a revoked one alike: an endpoint answering 404
+    for all three tells nobody which tokens exist.
+    """
+    lookup = hub.find_scheme(TokenScheme).lookup
+    model = lookup.model
+    user_id = str(_user(hub, username).id)
+    key = _id_value(lookup.id_column, token_id)
+    if key is None:
+        return False
+    try:
+        with hub.store.session() as session:
+            result = session.execute(
+                sa.update(model)
+                .where(lookup.id_column == key, model.user_id == user_id, model.revoked.is_(sa.false()))
+                .values(revoked=True),
+                execution_options={"synchronize_session": False},
+            )
+            count = int(getattr(result, "rowcount", 0))
+    except sa.exc.DataError:  # a number the column cannot hold (PostgreSQL checks the range)
+        return False
+    if count:
+        hub.invalidate("token", str(key))
+    return count > 0
 
 
 def revoke_user_tokens(hub: AuthHub, username: str) -> int:
@@ -166,6 +202,22 @@ def _user(hub: AuthHub, username: str) -> Any:
     if user is None:
         raise TokenError(f"no user named {username!r}")
     return user
+
+
+def _id_value(column: sa.Column[Any], token_id: Any) -> Any:
+    """``token_id`` as the id column holds it (text from a URL becomes an integer); ``None`` when it cannot be one."""
+    if not isinstance(token_id, str):
+        return token_id
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:
+        return token_id
+    if kind is int:
+        if not (token_id.isascii() and token_id.isdigit() and len(token_id) <= 19):
+            return None
+        number = int(token_id)
+        return number if number < 2**63 else None  # what SQL databases can compare at all
+    return token_id
 
 
 def _lock_user(session: Session, user_id: str) -> None:

@@ -1,4 +1,4 @@
-"""``authhub tokens``: create, list and revoke tokens from the shell.
+"""``authhub tokens``: create, list, revoke and purge tokens from the shell.
 
 ``create`` prints the key alone on stdout, so ``KEY=$(authhub tokens
 create alice)`` works; everything else a command says goes to stderr or
@@ -16,9 +16,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import click
+import sqlalchemy as sa
 
 import authhub
 from authhub_token import api
+from authhub_token.scheme import TokenScheme
 from authhub_token.settings import parse_duration
 
 
@@ -69,7 +71,7 @@ def create(hub: authhub.AuthHub, user: str, name: str, expires: Any, scopes: tup
 @tokens.command("list")
 @click.argument("user", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@authhub.pass_hub
+@authhub.pass_hub(read_only=True)
 def list_(hub: authhub.AuthHub, user: str | None, as_json: bool) -> None:
     """List tokens (of USER when given): never their keys."""
     with _token_errors():
@@ -110,6 +112,40 @@ def revoke(hub: authhub.AuthHub, token_id: int | None, user: str | None, revoke_
         click.echo(f"token {token_id} revoked")
     else:
         click.echo(f"token {token_id} was already revoked")
+
+
+@tokens.command("purge")
+@click.option("--older-than", type=Duration(), default="30d", show_default=True,
+              help="Keep tokens that expired, or revoked tokens last used (or made), more recently than this.")
+@authhub.pass_hub
+def purge(hub: authhub.AuthHub, older_than: dt.timedelta | None) -> None:
+    """Delete expired and revoked tokens older than --older-than; print how many went."""
+    if older_than is None:
+        raise click.BadParameter("give a duration such as 30d", param_hint="--older-than")
+    count = purge_tokens(hub, dt.datetime.now(dt.timezone.utc) - older_than)
+    click.echo(f"purged {count} expired or revoked token{'' if count == 1 else 's'}")
+
+
+def purge_tokens(hub: authhub.AuthHub, before: dt.datetime) -> int:
+    """Delete tokens that expired before ``before``, and revoked ones last used (or made) before it.
+
+    A token model without those columns loses every revoked token: its age cannot be told.
+    Gone rows need no announcement: an expired or revoked token is refused already.
+    """
+    lookup = hub.find_scheme(TokenScheme).lookup
+    columns = lookup.table.c
+    dead = []
+    if lookup.has["expires_at"]:
+        dead.append(columns.expires_at < before)
+    stamps = [columns[name] for name in ("last_used_at", "created_at") if name in columns]
+    revoked = columns.revoked.is_(sa.true())
+    if stamps:
+        last_seen = stamps[0] if len(stamps) == 1 else sa.func.coalesce(*stamps)
+        revoked = sa.and_(revoked, last_seen < before)
+    dead.append(revoked)
+    with hub.store.connect() as connection:
+        result = connection.execute(sa.delete(lookup.table).where(sa.or_(*dead)))
+        return int(result.rowcount)
 
 
 def _when(value: dt.datetime | None) -> str:

@@ -265,6 +265,13 @@ class TokenScheme(authhub.Scheme):
             raise authhub.AuthhubError(str(error)) from None
         return {"Authorization": f"{self.keyword} {new.key}"}
 
+    @authhub.hookimpl
+    def serve_routes(self) -> list[authhub.Route]:
+        """``/tokens`` (create, list, revoke, logout) and the self-service page ``/account/tokens``."""
+        from authhub_token.routes import routes  # they build on this module
+
+        return routes(self)
+
     def openapi(self) -> dict[str, Any]:
         return {
             "type": "apiKey",

@@ -34,6 +34,15 @@ SETTINGS: dict[str, authhub.Setting] = {
         "process through the invalidation channel at once; this is only the safety net.",
     ),
     "cache_size": authhub.Setting(10_000, kind=int, help="Most tokens the in-memory cache holds."),
+    "create_schemes": authhub.Setting(
+        ["basic", "session"], kind=list,
+        help="Schemes whose callers may create tokens over HTTP (POST /tokens, /account/tokens); never a token.",
+    ),
+    "max_lifetime": authhub.Setting(
+        "365d", nullable=True,
+        help="Longest lifetime a token created over HTTP may have (and its default when lifetime is longer or "
+        "empty); empty = no bound, 'never' allowed.",
+    ),
 }
 
 _DURATION = re.compile(r"\s*(\d+)\s*([smhdw])\s*", re.IGNORECASE)
@@ -52,7 +61,7 @@ def parse_duration(text: str) -> dt.timedelta | None:
     try:
         return dt.timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2).lower()])
     except OverflowError:
-        raise ValueError(f"{text!r} is too long a duration; use 'never' for a token that does not expire") from None
+        raise ValueError(f"{text!r} is longer than any duration this can keep") from None
 
 
 @attrs.frozen
@@ -65,6 +74,8 @@ class TokenSettings:
     last_used_interval: dt.timedelta | None
     cache_ttl: float
     cache_size: int
+    create_schemes: frozenset[str]
+    max_lifetime: dt.timedelta | None
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any], name: str = "token") -> TokenSettings:
@@ -81,6 +92,14 @@ class TokenSettings:
                 raise authhub.ConfigurationError(f"{name}.{key}: {section[key]} is out of range")
         if section["cache_ttl"] < 0:
             raise authhub.ConfigurationError(f"{name}.cache_ttl: {section['cache_ttl']} must not be negative")
+        if name in section["create_schemes"]:
+            raise authhub.ConfigurationError(
+                f"{name}.create_schemes: {name!r} cannot create tokens: a leaked token must not mint more"
+            )
+        try:
+            max_lifetime = parse_duration(section["max_lifetime"]) if section["max_lifetime"] is not None else None
+        except ValueError as error:
+            raise authhub.ConfigurationError(f"{name}.max_lifetime: {error}") from None
         interval = section["last_used_interval"]
         return cls(
             keyword=keyword,
@@ -89,6 +108,8 @@ class TokenSettings:
             last_used_interval=dt.timedelta(seconds=interval) if interval is not None else None,
             cache_ttl=float(section["cache_ttl"]),
             cache_size=section["cache_size"],
+            create_schemes=frozenset(section["create_schemes"]),
+            max_lifetime=max_lifetime,
         )
 
     @property

@@ -1,63 +1,30 @@
-"""Django integration: a middleware that sets ``request.user`` lazily.
+"""The middleware that sets ``request.user`` lazily, and ``login_required`` for views.
 
-Add ``"authhub.contrib.django.AuthhubMiddleware"`` to ``MIDDLEWARE`` (after
-Django's ``AuthenticationMiddleware`` if you keep it: authhub's user
-replaces Django's). ``request.user`` then runs the hub's chain the first
+``AuthhubMiddleware`` makes ``request.user`` run the hub's chain the first
 time it is read, like Django's own; ``request.authhub`` is the
-:class:`authhub.Request` with ``.auth`` and ``.auth_scheme``.
-
-The hub comes from the ``AUTHHUB`` setting: an :class:`AuthHub`, or a dict
-of its keyword arguments (``{"schemes": ["token"], "database_url": ...}``);
-without it the hub reads the environment and configuration files.
+:class:`authhub.Request` with ``.auth`` and ``.auth_scheme``. The hub is
+the project's (:func:`authhub.contrib.django.get_hub`).
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable, Sequence
 from http.cookies import SimpleCookie
 from typing import Any
 
-from django.conf import settings
-from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
 from authhub.contrib import joined_headers
+from authhub.contrib.django.apps import get_hub
+from authhub.contrib.django.users import django_user
 from authhub.errors import AuthhubError, NotAuthenticated
 from authhub.http import Response, error_response
 from authhub.hub import AuthHub
 from authhub.request import RESPONSE_HEADERS, Request
 
-__all__ = ["AuthhubMiddleware", "authhub_request", "django_response", "get_hub", "login_required"]
-
-_hub: AuthHub | None = None
-_hub_lock = threading.Lock()
-
-
-def get_hub() -> AuthHub:
-    """The hub of the ``AUTHHUB`` setting, built once (again after the setting changes)."""
-    global _hub
-    with _hub_lock:
-        if _hub is None:
-            configured = getattr(settings, "AUTHHUB", None)
-            if isinstance(configured, AuthHub):
-                _hub = configured
-            else:
-                _hub = AuthHub(**(configured or {}))
-        return _hub
-
-
-def _forget_hub(*, setting: str, **kwargs: Any) -> None:
-    global _hub
-    if setting == "AUTHHUB":
-        with _hub_lock:
-            _hub = None
-
-
-# override_settings(AUTHHUB=...) in tests must give a new hub.
-setting_changed.connect(_forget_hub, dispatch_uid="authhub.contrib.django")
+__all__ = ["AuthhubMiddleware", "authhub_request", "django_response", "login_required"]
 
 
 class _DjangoBody:
@@ -133,7 +100,7 @@ class AuthhubMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         converted = authhub_request(request)
         # a lazy user, as Django's AuthenticationMiddleware sets (its stubs type the attribute as a user)
-        request.user = SimpleLazyObject(lambda: converted.user)  # type: ignore[assignment]
+        request.user = SimpleLazyObject(lambda: django_user(converted.identity))  # type: ignore[assignment]
         response = self.get_response(request)
         pending = converted.state.get(RESPONSE_HEADERS)
         if pending:
@@ -168,7 +135,7 @@ def login_required(view: Callable[..., Any] | None = None, *, schemes: Sequence[
                 raise NotAuthenticated()
         except AuthhubError as error:
             return django_response(error_response(hub, converted, error, list(schemes or ()) or None))
-        request.user = converted.user
+        request.user = django_user(converted.identity)
         response: HttpResponse = view(request, *args, **kwargs)
         return response
 
