@@ -37,7 +37,7 @@ from authhub.store import Base, Store
 from authhub.users import ManagedUserStore, SQLUserStore, UserStore
 
 try:
-    __version__ = version("authhub")
+    __version__ = version("authhub-core")
 except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
     __version__ = "0.0.0"
 

@@ -43,7 +43,7 @@ def machine() -> dict[str, Any]:
     model = next((line.split(":", 1)[1].strip() for line in run("lscpu").splitlines()
                   if line.startswith("Model name")), platform.processor())
     versions = {}
-    for name in ("authhub", "authhub-token", "authhub-basic", "authhub-session", "authhub-oauth", "Django",
+    for name in ("authhub-core", "authhub-token", "authhub-basic", "authhub-session", "authhub-oauth", "Django",
                  "djangorestframework", "django-rest-knox", "starlette", "Flask", "Flask-HTTPAuth", "pluggy",
                  "SQLAlchemy", "argon2-cffi", "waitress", "psycopg"):
         try:

@@ -57,7 +57,7 @@ def test_the_hub_knows_the_scheme(hub: AuthHub) -> None:
     assert described is not None and described["type"] == "oauth2"
     assert described["flows"]["authorizationCode"]["authorizationUrl"] == "/oauth/authorize"
     assert described["flows"]["clientCredentials"]["tokenUrl"] == "/oauth/token"
-    assert authhub_oauth.__version__ == "0.1.0"
+    assert authhub_oauth.__version__ == "0.2.0"
 
 
 def test_default_chain_puts_oauth_after_token_and_before_basic_and_session(

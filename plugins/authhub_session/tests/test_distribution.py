@@ -27,7 +27,7 @@ def test_an_installed_hub_finds_the_scheme(tmp_path: Path) -> None:
     hub = authhub.AuthHub(directory=tmp_path, environ={}, database_url=f"sqlite:///{tmp_path / 'a.db'}")
     assert "session" in hub.schemes
     (info,) = [info for info in hub.plugins if info.name == "session"]
-    assert info.distribution == "authhub-session" and info.version == "0.1.0"
+    assert info.distribution == "authhub-session" and info.version == "0.2.0"
     assert {"authenticate", "auth_headers", "create_scheme", "migration_directory", "serve_routes",
             "register_commands", "scheme_settings", "user_changed"} <= set(info.hooks)
     assert "challenge" not in info.hooks  # no WWW-Authenticate challenge
