@@ -38,6 +38,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from authhub.errors import TooManyRequests
 from authhub.outages import outage_as_503
 from authhub.store import Base
+from authhub.users import UserError, canonical_username
 
 if TYPE_CHECKING:
     from authhub.hub import AuthHub
@@ -124,7 +125,16 @@ class Lockout:
 
 
 def attempt_keys(request: Request, subject: str) -> list[str]:
-    """The keys one attempt counts against: the pair first, then subject and address alone."""
+    """The keys one attempt counts against: the pair first, then subject and address alone.
+
+    A ``user:<name>`` subject counts under the name's canonical form, so
+    'Alice' and a fullwidth 'ALICE' (which sign in as 'alice') are one subject.
+    """
+    if subject.startswith("user:"):
+        try:
+            subject = "user:" + canonical_username(subject[5:])
+        except UserError:
+            pass  # a name no user can have: counted as given
     address = request.client or "unknown"
     return [f"pair:{subject}|{address}", f"subject:{subject}", f"address:{address}"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import ipaddress
 import logging
 import os
@@ -17,19 +18,23 @@ import re
 import signal
 import socket
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import attrs
 
 from authhub.accesslog import REFUSED_BY, AccessLog, AccessLogFormat
-from authhub.errors import AuthhubError, ConfigurationError, NotAuthenticated, StoreUnavailable
+from authhub.errors import AuthhubError, BadRequest, ConfigurationError, NotAuthenticated, StoreUnavailable
 from authhub.http import Response, error_response
 from authhub.hub import AuthHub
 from authhub.request import SAFE_METHODS, Headers, Request
 from authhub.routes import PATH_PARAMS, Route
 from authhub.storeerrors import describe_outage
 from authhub.wsgi import AuthMiddleware, request_of, send
+
+if TYPE_CHECKING:
+    from waitress.channel import HTTPChannel
+    from waitress.server import BaseWSGIServer, MultiSocketServer
 
 log = logging.getLogger("authhub.server")
 
@@ -85,13 +90,13 @@ def forwarded_request(request: Request) -> Request:
     """
     headers = request.headers
     trusted = _from_trusted_proxy(request)
-    method = _last(headers, "x-forwarded-method") or _last(headers, "x-original-method")
+    method = _claim(headers, "x-forwarded-method", "x-original-method")
     if method is None or not method.isalpha() or (not trusted and method.upper() in SAFE_METHODS):
         method = request.method
     path, query_string = request.path, request.query_string
     host = request.host
     if trusted:
-        uri = _last(headers, "x-forwarded-uri") or _last(headers, "x-original-uri")
+        uri = _claim(headers, "x-forwarded-uri", "x-original-uri")
         if uri is not None and uri.startswith("/"):
             path, _, query_string = uri.partition("?")
         host = _last(headers, "x-forwarded-host") or host
@@ -121,6 +126,18 @@ def _from_trusted_proxy(request: Request) -> bool:
     except ValueError:
         return False
     return any(address in network for network in request.hub.trusted_proxies)
+
+
+def _claim(headers: Headers, preferred: str, other: str) -> str | None:
+    """What the proxy says under ``preferred`` (the recipes set it) or else ``other``; 400 when they differ.
+
+    A proxy that sets only one of them passes the other on from the client
+    as is: a difference means a client tried to say something else (issue 14).
+    """
+    first, second = _last(headers, preferred), _last(headers, other)
+    if first is not None and second is not None and first != second:
+        raise BadRequest(f"The {preferred} and {other} headers disagree.")
+    return first if first is not None else second
 
 
 def _last(headers: Headers, name: str) -> str | None:
@@ -226,7 +243,13 @@ def listen(
 
 def serve_on(hub: AuthHub, sockets: list[socket.socket], threads: int = 8,
              access_log: AccessLogFormat = "off") -> Server:
-    """The waitress server of ``hub``'s reference application on sockets already bound."""
+    """The waitress server of ``hub``'s reference application on sockets already bound.
+
+    Two changes to waitress's defaults: its own body limit is the hub's
+    ``max_body_size`` (413 before a larger body is spooled, not after 1 GiB),
+    and a request with more than one ``Authorization`` header gets a 400,
+    since waitress would join them into one value (issue 14).
+    """
     import waitress.server
 
     app: Any = make_app(hub)
@@ -235,12 +258,24 @@ def serve_on(hub: AuthHub, sockets: list[socket.socket], threads: int = 8,
     dispatchers: dict[int, Any] = {}  # waitress's socket map: every socket and channel it serves
     try:
         server = waitress.server.create_server(app, dispatchers, sockets=sockets, threads=threads, ident="authhub",
+                                               max_request_body_size=hub.settings["max_body_size"],
                                                **WAITRESS_OPTIONS)
     except BaseException:
         for sock in sockets:
             sock.close()
         raise
+    listeners = list((server.map or {}).values()) if isinstance(server, waitress.server.MultiSocketServer) else [server]
+    for listener in listeners:
+        if isinstance(listener, waitress.server.BaseWSGIServer):
+            listener.channel_class = _channel_class()
     return Server(server, dispatchers, [sock.getsockname()[:2] for sock in sockets])
+
+
+def create_server(hub: AuthHub, host: str = "127.0.0.1", port: int = 8000,
+                  threads: int = 8) -> MultiSocketServer | BaseWSGIServer:
+    """The waitress server ``authhub serve`` runs, not yet started (``.run()``), for tests that drive it."""
+    server: MultiSocketServer | BaseWSGIServer = listen(hub, host, port, threads).waitress
+    return server
 
 
 def serve(hub: AuthHub, host: str = "127.0.0.1", port: int = 8000, threads: int = 8,
@@ -303,6 +338,28 @@ def run_workers(make_hub: Callable[[], AuthHub], sockets: list[socket.socket], w
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return status
+
+
+@functools.cache
+def _channel_class() -> type[HTTPChannel]:
+    """waitress's connection class with a parser that refuses a repeated ``Authorization`` header."""
+    from waitress.channel import HTTPChannel
+    from waitress.parser import HTTPRequestParser, ParsingError
+
+    class Parser(HTTPRequestParser):
+        def parse_header(self, header_plus: bytes) -> None:
+            super().parse_header(header_plus)
+            names = [line.split(b":", 1)[0].strip().lower() for line in header_plus.split(b"\r\n")[1:]
+                     if line and not line.startswith((b" ", b"\t"))]
+            if names.count(b"authorization") > 1:
+                # waitress would hand on "a, b": one header a scheme might read, or skip when "a" is empty.
+                raise ParsingError("More than one Authorization header.")
+
+    class Channel(HTTPChannel):
+        parser_class = Parser
+
+    return Channel
+
 
 
 @attrs.frozen

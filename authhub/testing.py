@@ -29,6 +29,7 @@ Application developers and authhub's own plugins use the same fixtures:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import secrets
@@ -95,9 +96,9 @@ def authhub_account_hub(authhub_make_hub: Callable[..., AuthHub]) -> Callable[..
     return make
 
 
-@pytest.fixture
-def authhub_postgres_url() -> Iterator[str]:
-    """A fresh database on the PostgreSQL server, dropped after the test."""
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the PostgreSQL server for as long as the block runs (also for module-scoped worlds)."""
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
 
@@ -115,6 +116,13 @@ def authhub_postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def authhub_postgres_url() -> Iterator[str]:
+    """A fresh database on the PostgreSQL server, dropped after the test."""
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
 def authhub_redis_url() -> str:
     return os.environ.get("AUTHHUB_TEST_REDIS", REDIS_URL)
 
@@ -127,11 +135,11 @@ class LiveServers:
 
     def start(self, hub: AuthHub) -> str:
         """Serve ``hub``'s reference application; returns its base URL."""
-        from waitress.server import BaseWSGIServer, create_server
+        from waitress.server import BaseWSGIServer
 
-        from authhub.server import WAITRESS_OPTIONS, make_app
+        from authhub.server import create_server
 
-        server = create_server(make_app(hub), host="127.0.0.1", port=0, threads=4, **WAITRESS_OPTIONS)
+        server = create_server(hub, host="127.0.0.1", port=0, threads=4)
         assert isinstance(server, BaseWSGIServer) and server.socket is not None  # one host: one listening socket
         thread = threading.Thread(target=server.run, daemon=True)
         self.running.append((server, thread))

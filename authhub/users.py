@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import argon2
 import sqlalchemy as sa
+from precis_i18n import get_profile
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from authhub.errors import AuthenticationFailed, ConfigurationError, UserInactive
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
 INVALID_CREDENTIALS = "Invalid username/password."
 MAX_USERNAME = 150
+#: RFC 8265 §3.3: width mapping, lower case, NFC; refuses spaces, controls and unassigned code points.
+USERNAME_PROFILE = get_profile("UsernameCaseMapped")
+#: Scripts whose letters look alike: a name mixing them ('al' + Cyrillic 'i' U+0456 + 'ce') is refused.
+_CONFUSABLE_SCRIPTS = frozenset({"LATIN", "GREEK", "CYRILLIC"})
 
 
 def utcnow() -> dt.datetime:
@@ -59,6 +64,15 @@ class UserStore(Protocol):
     (:class:`authhub.User` is one). Ids may be integers or strings (UUIDs);
     tables that refer to a user keep ``str(user.id)``, and :meth:`get`
     is handed that text form too.
+
+    :meth:`get_by_username` and :meth:`check_password` receive the name as
+    the client sent it: how names compare is the store's decision. The
+    built-in :class:`SQLUserStore` applies RFC 8265's UsernameCaseMapped
+    profile on create and on every lookup (an upper-case or fullwidth
+    spelling finds the same user; text no database stores is never
+    queried); a store of your own that wants the same normalises in these
+    methods. The lockout counts ``user:<name>`` under the profile's form
+    whatever the store, so spellings of one name share one count.
     """
 
     def get(self, user_id: Any) -> Any | None:
@@ -137,7 +151,11 @@ class SQLUserStore:
     # -- what schemes call --------------------------------------------------
 
     def check_password(self, username: str, password: str) -> User:
-        row = self._by_username.fetch_one(username=username)
+        row = None
+        for name in username_candidates(username):
+            row = self._by_username.fetch_one(username=name)
+            if row is not None:
+                break
         if row is None:
             self._verify(self._dummy(), password)  # same cost as a wrong password
             raise AuthenticationFailed(INVALID_CREDENTIALS)
@@ -159,17 +177,23 @@ class SQLUserStore:
         return None if row is None else User(row[0], row[1], bool(row[2]))
 
     def get_by_username(self, username: str) -> User | None:
-        row = self._user_by_name.fetch_one(username=username)
-        return None if row is None else User(row[0], row[1], bool(row[2]))
+        for name in username_candidates(username):
+            row = self._user_by_name.fetch_one(username=name)
+            if row is not None:
+                return User(row[0], row[1], bool(row[2]))
+        return None
 
     # -- management (CLI, applications) ---------------------------------------
 
     def create(self, username: str, password: str, *, is_active: bool = True) -> User:
-        check_username(username)
+        """Add a user under the canonical form of ``username`` (:func:`canonical_username`)."""
+        username = check_username(username)
         check_password_value(password)
         password_hash = self.hasher.hash(password)
         with self._hub.store.session() as session:
-            if session.scalar(sa.select(UserRecord.id).where(UserRecord.username == username)) is not None:
+            # lower(): rows stored before names were normalised ('Alice') still count as taken.
+            taken = sa.or_(UserRecord.username == username, sa.func.lower(UserRecord.username) == username)
+            if session.scalar(sa.select(UserRecord.id).where(taken).limit(1)) is not None:
                 raise UserError(f"user {username!r} already exists")
             record = UserRecord(username=username, password_hash=password_hash, is_active=is_active)
             session.add(record)
@@ -197,7 +221,11 @@ class SQLUserStore:
     # -- internals ---------------------------------------------------------------
 
     def _record(self, session: Session, username: str) -> UserRecord:
-        record = session.scalar(sa.select(UserRecord).where(UserRecord.username == username))
+        record: UserRecord | None = None
+        for name in username_candidates(username):
+            record = session.scalar(sa.select(UserRecord).where(UserRecord.username == name))
+            if record is not None:
+                break
         if record is None:
             raise UserError(f"no user named {username!r}")
         return record
@@ -234,7 +262,8 @@ class SQLUserStore:
             return self._dummy_hash
 
 
-def check_username(username: str) -> None:
+def check_username(username: str) -> str:
+    """The canonical form of a new user name; :class:`UserError` saying why it cannot be one."""
     if not username or not username.strip():
         raise UserError("a user name must not be empty")
     if len(username) > MAX_USERNAME:
@@ -244,6 +273,58 @@ def check_username(username: str) -> None:
         raise UserError("a user name must not contain ':'")
     if any(unicodedata.category(char).startswith("C") for char in username):
         raise UserError("a user name must not contain control characters")
+    canonical = canonical_username(username)
+    if len(canonical) > MAX_USERNAME:
+        raise UserError(f"a user name is at most {MAX_USERNAME} characters")
+    scripts = {unicodedata.name(char, "").split(" ")[0] for char in canonical if char.isalpha()}
+    if len(scripts & _CONFUSABLE_SCRIPTS) > 1:
+        raise UserError("a user name must not mix Latin, Greek and Cyrillic letters")
+    return canonical
+
+
+def canonical_username(username: str) -> str:
+    """``username`` under RFC 8265's UsernameCaseMapped profile: fullwidth 'Alice' and 'ALICE' are 'alice'.
+
+    Fullwidth and halfwidth forms are mapped to their usual width, letters
+    to lower case, the result to NFC; spaces, control, unassigned and other
+    disallowed code points are refused (:class:`UserError`).
+    """
+    if username.isascii() and username.isprintable() and " " not in username and username:
+        return username.lower()  # what the profile gives for printable ASCII, without its cost
+    if len(username) > 4 * MAX_USERNAME:
+        raise UserError(f"a user name is at most {MAX_USERNAME} characters")
+    try:
+        canonical: str = USERNAME_PROFILE.enforce(username)
+    except UnicodeEncodeError:
+        raise UserError("a user name must not contain spaces, control or unassigned characters") from None
+    return canonical
+
+
+def username_candidates(username: str) -> tuple[str, ...]:
+    """The stored names a lookup of ``username`` tries, in order: its canonical form, then as given.
+
+    The second is for rows stored before names were normalised ('Alice');
+    text no database can store (NUL, lone surrogates) is never looked up.
+    """
+    try:
+        canonical = canonical_username(username)
+    except UserError:
+        canonical = None
+    names = [canonical] if canonical is not None and len(canonical) <= MAX_USERNAME else []
+    if username != canonical and 0 < len(username) <= MAX_USERNAME and is_storable_text(username):
+        names.append(username)
+    return tuple(names)
+
+
+def is_storable_text(text: str) -> bool:
+    """Whether every database authhub supports can store and compare ``text`` (no NUL, no lone surrogate)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_argon2_parameters(time_cost: int, memory_cost: int, parallelism: int) -> None:

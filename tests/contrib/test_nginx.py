@@ -27,59 +27,64 @@ import pytest
 
 import authhub
 
-CONFIG = """\
+ROOT = Path(__file__).resolve().parents[2]
+
+#: What the recipes leave out: a pid file, logs and temporary files in the test's own prefix.
+MAIN = """\
 daemon off;
 worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log notice;
-{user}
-events {{ worker_connections 64; }}
+pid @PREFIX@/nginx.pid;
+error_log @PREFIX@/error.log notice;
+@USER@
+events { worker_connections 64; }
 
-http {{
+http {
     access_log off;
-    client_body_temp_path {prefix}/client_body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
+    client_body_temp_path @PREFIX@/client_body;
+    proxy_temp_path @PREFIX@/proxy;
+    fastcgi_temp_path @PREFIX@/fastcgi;
+    uwsgi_temp_path @PREFIX@/uwsgi;
+    scgi_temp_path @PREFIX@/scgi;
 
-    upstream authhub {{ server {authhub}; }}
-    upstream app {{ server {app}; }}
-
-    server {{
-        listen {listen};
-
-        location / {{
-            auth_request /_authhub/verify;
-            auth_request_set $authhub_user $upstream_http_x_authhub_user;
-            auth_request_set $authhub_scheme $upstream_http_x_authhub_scheme;
-            # Always set: a client's own X-Authhub-* headers never reach the app.
-            proxy_set_header X-Authhub-User $authhub_user;
-            proxy_set_header X-Authhub-Scheme $authhub_scheme;
-            proxy_pass http://app;
-        }}
-
-        location /public/ {{
-            auth_request off;
-            proxy_set_header X-Authhub-User "";
-            proxy_set_header X-Authhub-Scheme "";
-            proxy_pass http://app;
-        }}
-
-        location = /_authhub/verify {{
-            internal;
-            proxy_pass http://authhub/auth/verify;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header Host $host;
-            proxy_set_header X-Original-Method $request_method;
-            proxy_set_header X-Original-URI $request_uri;
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_set_header X-Forwarded-Proto $scheme;
-        }}
-    }}
-}}
+@RECIPE@
+}
 """
+
+#: Around the README's shorter recipe (its locations only): the app upstream, the server, a public location.
+README_SERVER = """\
+upstream app { server @APP@; }
+server {
+    listen @LISTEN@;
+@LOCATIONS@
+    location /public/ {
+        auth_request off;
+        proxy_set_header X-Authhub-User "";
+        proxy_pass http://app;
+    }
+}
+"""
+
+
+def nginx_block(document: str, opening: str) -> str:
+    """The ```nginx code block of ``document`` that starts with ``opening``."""
+    text = (ROOT / document).read_text(encoding="utf-8")
+    start = text.index("```nginx\n" + opening) + len("```nginx\n")
+    return text[start:text.index("```", start)]
+
+
+def recipe(name: str, authhub_address: str, app: str, listen: str) -> str:
+    """The forward-auth recipe of docs/adapters.md (``docs``) or of the README (``readme``), on these addresses."""
+    if name == "docs":
+        block = nginx_block("docs/adapters.md", "upstream authhub")
+        for documented, actual in (("server 127.0.0.1:8000;", f"server {authhub_address};"),
+                                   ("server 127.0.0.1:9000;", f"server {app};"), ("listen 80;", f"listen {listen};")):
+            assert documented in block, documented
+            block = block.replace(documented, actual)
+        return block
+    block = nginx_block("README.md", "location / {")
+    assert "http://127.0.0.1:8000/auth/verify" in block
+    block = block.replace("http://127.0.0.1:8000/auth/verify", f"http://{authhub_address}/auth/verify")
+    return README_SERVER.replace("@APP@", app).replace("@LISTEN@", listen).replace("@LOCATIONS@", block)
 
 
 @attrs.define
@@ -155,12 +160,13 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> Non
 
 
 @pytest.fixture
-def gateway(tmp_path: Path, authhub_live_server: Any) -> Iterator[Callable[[authhub.AuthHub], Gateway]]:
-    """``gateway(hub)``: nginx on a free port, asking ``hub``'s reference server, in front of an echo upstream."""
+def gateway(tmp_path: Path, authhub_live_server: Any) -> Iterator[Callable[..., Gateway]]:
+    """``gateway(hub, recipe="docs")``: nginx on a free port, configured by a documented recipe, asking
+    ``hub``'s reference server, in front of an echo upstream."""
     binary = nginx_binary()
     started: list[tuple[subprocess.Popen[bytes], ThreadingHTTPServer]] = []
 
-    def start(hub: authhub.AuthHub) -> Gateway:
+    def start(hub: authhub.AuthHub, recipe_name: str = "docs") -> Gateway:
         authhub_url = authhub_live_server(hub).removeprefix("http://")
         server, upstream = start_upstream()
         prefix = tmp_path / f"nginx{len(started)}"
@@ -169,9 +175,8 @@ def gateway(tmp_path: Path, authhub_live_server: Any) -> Iterator[Callable[[auth
         # As root the workers would switch to 'nobody', who cannot enter pytest's private tmp dir.
         user = "user root;" if os.geteuid() == 0 else ""
         config = prefix / "nginx.conf"
-        config.write_text(
-            CONFIG.format(prefix=prefix, user=user, authhub=authhub_url, app=upstream.url, listen=f"127.0.0.1:{port}")
-        )
+        body = recipe(recipe_name, authhub_url, upstream.url, f"127.0.0.1:{port}")
+        config.write_text(MAIN.replace("@PREFIX@", str(prefix)).replace("@USER@", user).replace("@RECIPE@", body))
         process = subprocess.Popen(
             [binary, "-p", str(prefix), "-c", str(config), "-e", str(prefix / "error.log")],
             stdout=subprocess.DEVNULL,
@@ -200,7 +205,7 @@ def trusting_hub(make_chain_hub: Callable[..., authhub.AuthHub]) -> authhub.Auth
 
 
 @pytest.fixture
-def nginx(gateway: Callable[[authhub.AuthHub], Gateway], trusting_hub: authhub.AuthHub) -> Gateway:
+def nginx(gateway: Callable[..., Gateway], trusting_hub: authhub.AuthHub) -> Gateway:
     return gateway(trusting_hub)
 
 
@@ -308,3 +313,68 @@ def test_the_schemes_see_the_original_method_and_from_a_trusted_nginx_the_uri(
     assert response.json()["user"] == "alice"
     # nginx keeps the client's method on the sub-request, so a cookie scheme's CSRF check still applies.
     assert recorder.seen == [expected]
+
+
+# -- forged forwarded headers (issue 14) -------------------------------------------------------
+
+
+def client_from(address: str) -> httpx.Client:
+    """A client connecting from another loopback address: nginx's $remote_addr is then ``address``."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=10)
+
+
+@pytest.mark.parametrize("recipe_name", ["docs", "readme"])
+def test_forged_forwarded_for_does_not_escape_the_lockout_and_429_reaches_the_client(
+    gateway: Callable[..., Gateway], authhub_make_hub: Any, recipe_name: str
+) -> None:
+    hub = authhub_make_hub(schemes=["basic"], trusted_proxies=["127.0.0.1"], lockout_backoff_after=3,
+                           lockout_threshold=4)
+    hub.users.create("alice", "wonderland")
+    nginx = gateway(hub, recipe_name)
+    statuses = []
+    with client_from("127.0.0.2") as attacker:
+        for number in range(8):
+            forged = f"198.51.100.{number + 1}"
+            response = attacker.get(f"{nginx.url}/api/items", auth=("alice", f"guess-{number}"), headers={
+                "X-Forwarded-For": forged, "X-Real-IP": forged, "Forwarded": f"for={forged}"})
+            statuses.append(response.status_code)
+        assert statuses[:3] == [401, 401, 401]
+        assert 429 in statuses and 500 not in statuses, statuses
+        locked = attacker.get(f"{nginx.url}/api/items", auth=("alice", "wonderland"),
+                              headers={"X-Forwarded-For": "203.0.113.77"})
+        assert locked.status_code == 429  # nginx no longer makes a 500 of it
+        assert int(locked.headers["Retry-After"]) >= 1
+    # The lock is on the attacker's real address: an honest client elsewhere is not sharing it.
+    with client_from("127.0.0.3") as honest:
+        assert honest.get(f"{nginx.url}/api/items", auth=("alice", "wonderland")).status_code == 200
+    assert [seen["user"] for seen in nginx.upstream.requests] == ["alice"]
+
+
+@pytest.mark.parametrize("recipe_name", ["docs", "readme"])
+def test_a_forged_forwarded_method_does_not_skip_the_csrf_check(
+    gateway: Callable[..., Gateway], authhub_make_hub: Any, authhub_user: Any, authhub_auth_headers: Any,
+    recipe_name: str
+) -> None:
+    hub = authhub_make_hub(schemes=["session"], trusted_proxies=["127.0.0.1"])
+    alice = authhub_user("alice", hub=hub)
+    cookie = {"Cookie": authhub_auth_headers(alice, "session")["Cookie"]}  # no X-CSRF-Token
+    nginx = gateway(hub, recipe_name)
+    assert httpx.get(f"{nginx.url}/api/items", headers=cookie).json()["user"] == "alice"
+    for forged in ({"X-Forwarded-Method": "GET"}, {"X-Original-Method": "GET"},
+                   {"X-Forwarded-Method": "GET", "X-Original-Method": "GET", "X-Forwarded-Uri": "/other"}):
+        response = httpx.post(f"{nginx.url}/api/items", content=b"delete=all", headers={**cookie, **forged})
+        assert response.status_code == 403, (forged, response.status_code)
+    assert [seen["method"] for seen in nginx.upstream.requests] == ["GET"]
+
+
+def test_a_proxy_that_passes_on_a_clients_method_header_gets_a_400(
+    authhub_make_hub: Any, authhub_live_server: Any
+) -> None:
+    """An older recipe set X-Original-Method only; a client's X-Forwarded-Method beside it is refused."""
+    hub = authhub_make_hub(schemes=["session"], trusted_proxies=["127.0.0.1"])
+    base = authhub_live_server(hub)
+    for forged in ({"X-Original-Method": "POST", "X-Forwarded-Method": "GET"},
+                   {"X-Original-URI": "/a", "X-Forwarded-Uri": "/b"}):
+        response = httpx.post(f"{base}/auth/verify", headers=forged)
+        assert response.status_code == 400
+        assert "disagree" in response.json()["detail"]

@@ -8,8 +8,11 @@ exception escaping, never a 5xx, never somebody else.
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import io
 import json
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,11 +24,24 @@ from hypothesis import strategies as st
 from authhub import AuthhubError, Request
 from authhub.asgi import AuthMiddleware
 from authhub.server import make_app
+from authhub.testing import postgres_database
 
 from .conftest import SCHEMES, World, basic, make_world
 from .strategies import Hostile, authorization_values, cookie_values, hostile_requests
 
 PROFILE = settings.get_profile("authhub-integration")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The seeded hub on SQLite, then on PostgreSQL (which cannot store a NUL: issue 14)."""
+    with contextlib.ExitStack() as stack:
+        options: dict[str, Any] = {}
+        if request.param == "postgresql":
+            options["database_url"] = stack.enter_context(postgres_database())
+        made = make_world(tmp_path_factory.mktemp("world"), **options)
+        yield made
+        made.hub.close()
 
 
 def check_identity(world: World, hostile: Hostile, user: Any, scheme: str | None) -> None:
@@ -80,14 +96,14 @@ def test_one_real_credential_is_its_owner_and_nobody_else(world: World, data: st
 # -- the WSGI stack (the reference application behind ``authhub serve``) ---------------------
 
 
-def call_wsgi(app: Any, hostile: Hostile, path: str = "/whoami") -> tuple[int, dict[str, str], bytes]:
+def call_wsgi(app: Any, hostile: Hostile, path: str = "/whoami", query: str = "") -> tuple[int, dict[str, str], bytes]:
     """Call a WSGI application as waitress would: header bytes as latin-1, repeats joined by ', '.
 
     (httpx's WSGITransport decodes header values as ASCII, so it would fail
     on the very bytes this test sends before the application saw them.)
     """
     environ: dict[str, Any] = {
-        "REQUEST_METHOD": hostile.method, "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": "",
+        "REQUEST_METHOD": hostile.method, "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": query,
         "SERVER_NAME": "testserver", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
         "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(hostile.body),
         "wsgi.errors": io.StringIO(), "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
@@ -220,3 +236,81 @@ def test_the_wsgi_stack_with_the_lockout_on(locking_world: World, data: st.DataO
     check_response(locking_world, hostile, status, body)
     if status == 429:
         assert int(headers["Retry-After"]) >= 1
+
+
+# -- forms at the login page and the OAuth endpoints (issue 14: NUL gave 500 on PostgreSQL) -----------
+
+
+def login_csrf(world: World) -> tuple[tuple[str, str], ...]:
+    """The login form's pre-session cookie, its masked token and the site's Origin: the form is read."""
+    from authhub_session import SessionScheme, csrf
+
+    secret = secrets.token_urlsafe(32)
+    cookie = world.hub.find_scheme(SessionScheme).login_cookie.name
+    return (("Cookie", f"{cookie}={secret}"), ("X-CSRF-Token", csrf.mask(secret)), ("Origin", "http://127.0.0.1"))
+
+
+def form_request(world: World, path: str, fields: dict[str, str], basic_credentials: tuple[str, str] | None
+                 ) -> tuple[int, bytes]:
+    from urllib.parse import urlencode
+
+    # 127.0.0.1: plain http is allowed there, so the OAuth endpoints get as far as the database.
+    headers: list[tuple[str, str]] = [("Content-Type", "application/x-www-form-urlencoded"), ("Host", "127.0.0.1")]
+    if path == "/login":
+        headers.extend(login_csrf(world))
+    if basic_credentials is not None:
+        raw = f"{basic_credentials[0]}:{basic_credentials[1]}".encode()
+        headers.append(("Authorization", "Basic " + base64.b64encode(raw).decode()))
+    if path == "/oauth/authorize":
+        status, _, body = call_wsgi(make_app(world.hub), Hostile(tuple(headers)), path, urlencode(fields))
+    else:
+        hostile = Hostile(tuple(headers), frozenset(), "POST", urlencode(fields).encode())
+        status, _, body = call_wsgi(make_app(world.hub), hostile, path)
+    return status, body
+
+
+HOSTILE_TEXT = st.one_of(st.text(max_size=40), st.text(st.sampled_from("\x00a:%\u2215\xe9 \uff41"), max_size=8),
+                         st.just("\x00"), st.just("alice\x00"))
+FIELDS = ["username", "password", "client_id", "client_secret", "token", "token_type_hint", "grant_type", "next",
+          "response_type", "redirect_uri", "scope", "code", "refresh_token"]
+FORM_PATHS = ["/login", "/oauth/token", "/oauth/authorize", "/oauth/introspect", "/oauth/revoke"]
+
+
+@settings(PROFILE)
+@given(data=st.data())
+def test_hostile_forms_at_the_login_page_and_the_oauth_endpoints(world: World, data: st.DataObject) -> None:
+    path = data.draw(st.sampled_from(FORM_PATHS))
+    fields = data.draw(st.dictionaries(st.sampled_from(FIELDS), HOSTILE_TEXT, max_size=6))
+    credentials = data.draw(st.none() | st.tuples(HOSTILE_TEXT, HOSTILE_TEXT))
+    status, body = form_request(world, path, fields, credentials)
+    assert status < 500, (path, fields, status, body[:300])
+
+
+@pytest.mark.parametrize(("path", "fields", "credentials"), [
+    ("/login", {"username": "alice\x00", "password": "x", "next": "/"}, None),
+    ("/login", {"username": "\x00", "password": "\x00"}, None),
+    ("/oauth/token", {"grant_type": "client_credentials", "client_id": "a\x00", "client_secret": "s"}, None),
+    ("/oauth/token", {"grant_type": "client_credentials"}, ("a\x00", "s")),
+    ("/oauth/token", {"grant_type": "refresh_token", "refresh_token": "\x00", "client_id": "x"}, None),
+    ("/oauth/authorize", {"response_type": "code", "client_id": "a\x00b"}, None),
+    ("/oauth/authorize", {"response_type": "code", "client_id": "ok", "redirect_uri": "http://x/\x00"}, None),
+    ("/oauth/introspect", {"token": "t", "client_id": "a\x00", "client_secret": "s"}, None),
+    ("/oauth/introspect", {"token": "t"}, ("a\x00", "s")),
+    ("/oauth/revoke", {"token": "t", "client_id": "\x00"}, None),
+    ("/oauth/revoke", {"token": "t\x00"}, ("\x00", "")),
+], ids=lambda value: None)
+def test_a_nul_byte_is_a_4xx_before_any_query(world: World, path: str, fields: dict[str, str],
+                                              credentials: tuple[str, str] | None) -> None:
+    status, body = form_request(world, path, fields, credentials)
+    assert 400 <= status < 500, (status, body[:300])
+
+
+@pytest.mark.parametrize(("path", "fields"), [
+    ("/oauth/authorize", {"response_type": "\uff41", "client_id": "x"}),
+    ("/oauth/token", {"grant_type": "caf\u00e9", "client_id": "x"}),
+    ("/oauth/token", {"\u00e9\x00": "x"}),
+])
+def test_a_parameter_authlib_would_repeat_in_its_error_is_400(world: World, path: str, fields: dict[str, str]) -> None:
+    # Found by the test above: Authlib refused to build an error description holding a fullwidth 'a' (ValueError, 500).
+    status, body = form_request(world, path, fields, None)
+    assert status == 400, body[:300]

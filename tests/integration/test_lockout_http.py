@@ -65,6 +65,16 @@ def test_basic_locks_the_pair_then_answers_429_even_to_the_right_password(world:
     assert "locked" in recorder.kinds()
 
 
+def test_spellings_of_one_user_name_count_as_one_subject(world: World) -> None:
+    # Issue 14: 'Alice' and a fullwidth 'ALICE' sign in as alice, so they must not each get their own count.
+    attacker = wsgi_client(world.hub, "198.51.100.9")
+    spellings = ["Alice", "ALICE", "\uff21lice", "aLiCe", "alicE", "\uff41\uff4c\uff49\uff43\uff45"]
+    for number in range(THRESHOLD):
+        name = spellings[number % len(spellings)]
+        assert attacker.get("/protected", headers={"Authorization": basic(name, "guess")}).status_code == 401
+    assert_locked(attacker.get("/protected", headers=world.people["alice"].headers("basic")))
+
+
 def test_a_success_elsewhere_does_not_reset_the_attackers_count(world: World) -> None:
     attacker = wsgi_client(world.hub, "198.51.100.3")
     victim = wsgi_client(world.hub, "198.51.100.4")

@@ -72,3 +72,17 @@ def test_a_hit_with_an_application_store_reads_the_status_in_a_thread(authhub_ac
     assert hops == ["_verified", "_verified"]
     hub.users.disable("alice")
     assert arefusal(hub, basic("alice", PASSWORD)).detail == "User inactive or deleted."
+
+
+def test_a_cached_hit_is_refused_cross_site_too(make_hub):
+    # Issue 14: an unsafe request from another site is 403, also when the credentials are in the cache.
+    hub = ready(make_hub(basic={"cache_ttl": 60}))
+    hub.users.create("alice", PASSWORD)
+    assert asyncio.run(hub.aauthenticate(request(hub, basic("alice", PASSWORD)))).user.username == "alice"
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}):
+        unsafe = authhub.Request("POST", "/whoami", [*headers.items(), ("Authorization", basic("alice", PASSWORD))],
+                                 hub=hub, client="127.0.0.1")
+        with pytest.raises(authhub.PermissionDenied, match="cross-site"):
+            asyncio.run(hub.aauthenticate(unsafe))
+        with pytest.raises(authhub.PermissionDenied, match="cross-site"):
+            hub.authenticate(unsafe)

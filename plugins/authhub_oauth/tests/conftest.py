@@ -100,7 +100,8 @@ class Browser:
             answer = self.get(self.login_at(answer.headers["Location"], username, password))
         assert answer.status_code == 200, answer.text
         assert "Authorize" in answer.text
-        return self.post(url, {"csrf_token": hidden_field(answer.text, "csrf_token"), "decision": decision})
+        return self.post(url, {"csrf_token": hidden_field(answer.text, "csrf_token"),
+                               "consent_binding": hidden_field(answer.text, "consent_binding"), "decision": decision})
 
 
 @pytest.fixture

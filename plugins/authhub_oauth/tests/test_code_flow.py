@@ -6,7 +6,8 @@ that signs in on the session plugin's login page and answers the consent page.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
@@ -14,7 +15,10 @@ from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from .conftest import REDIRECT_URI, Browser
+import authhub
+from authhub_oauth.clients import create_client
+
+from .conftest import REDIRECT_URI, Browser, hidden_field
 
 
 def start(base: str, client: OAuth2Session, **params: str) -> tuple[str, str]:
@@ -242,6 +246,34 @@ def test_consent_post_without_the_csrf_token_is_refused(
     assert "Location" not in answer.headers
 
 
+@pytest.mark.parametrize("change", ["scope", "redirect_uri", "client_id", "state"])
+def test_a_consent_form_approves_only_the_request_it_was_shown_for(
+    hub: authhub.AuthHub, base: str, browser: Browser, alice: object, change: str
+) -> None:
+    # Issue 14: the consent form's CSRF token was not bound to its authorization request.
+    other_uri = "http://127.0.0.1:9/other"
+    registered = {"grant_types": ["authorization_code"], "redirect_uris": [REDIRECT_URI, other_uri],
+                  "scopes": ["read", "write"]}
+    first, secret = create_client(hub, name="First", **registered)
+    second, _ = create_client(hub, name="Second", **registered)
+    client = OAuth2Session(first.client_id, secret, scope="read", redirect_uri=REDIRECT_URI,
+                           code_challenge_method="S256")
+    url, _ = start(base, client, state="s1")
+    browser.authorize(url, decision="deny")  # logs in
+    page = browser.get(url)
+    fields = {"csrf_token": hidden_field(page.text, "csrf_token"),
+              "consent_binding": hidden_field(page.text, "consent_binding"), "decision": "allow"}
+    query = dict(parse_qsl(urlsplit(url).query))
+    query[change] = {"scope": "read write", "redirect_uri": other_uri, "client_id": second.client_id,
+                     "state": "s2"}[change]
+    answer = browser.post(f"{base}/oauth/authorize?{urlencode(query)}", fields)
+    assert answer.status_code == 403, answer.text
+    assert "another authorization request" in answer.json()["detail"]
+    assert "Location" not in answer.headers
+    assert browser.post(url, {**fields, "consent_binding": "\u00e9t\u00e9"}).status_code == 403
+    assert code_of(browser.post(url, fields))  # the form still approves its own request
+
+
 def test_a_bearer_token_cannot_approve_a_consent(
     base: str, browser: Browser, webapp: tuple[str, str], alice: object
 ) -> None:
@@ -277,11 +309,33 @@ def test_expired_code_is_refused(
     assert caught.value.error == "invalid_grant"
 
 
-def test_metadata_document(base: str) -> None:
+def test_metadata_document(authhub_make_hub: Any, authhub_live_server: Any) -> None:
     from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
-    document = requests.get(f"{base}/.well-known/oauth-authorization-server", timeout=10).json()
-    assert document["issuer"] == base
-    assert document["token_endpoint"] == f"{base}/oauth/token"
+    issuer = "https://login.example"
+    base = authhub_live_server(authhub_make_hub(schemes=["oauth"], oauth={"issuer": issuer}))
+    url = f"{base}/.well-known/oauth-authorization-server"
+    document = requests.get(url, timeout=10).json()
+    assert document["issuer"] == issuer
+    assert document["token_endpoint"] == f"{issuer}/oauth/token"
     assert document["code_challenge_methods_supported"] == ["S256"]
     AuthorizationServerMetadata(document).validate()
+    # Issue 14: the Host header never becomes the issuer of a publicly cached document.
+    forged = requests.get(url, headers={"Host": "evil.example"}, timeout=10)
+    assert forged.json() == document
+    assert "public" in forged.headers["Cache-Control"]
+
+
+def test_without_an_issuer_there_is_no_metadata_whatever_the_host(base: str) -> None:
+    answer = requests.get(f"{base}/.well-known/oauth-authorization-server", headers={"Host": "evil.example"},
+                          timeout=10)
+    assert answer.status_code == 404
+    assert "oauth.issuer" in answer.json()["detail"]
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert "evil.example" not in answer.text
+
+
+def test_the_issuer_setting_is_checked(authhub_make_hub: Any) -> None:
+    for bad in ("issuer.example", "https://issuer.example/?tenant=1", "http://issuer.example"):
+        with pytest.raises(authhub.ConfigurationError, match="oauth.issuer"):
+            authhub_make_hub(schemes=["oauth"], oauth={"issuer": bad})

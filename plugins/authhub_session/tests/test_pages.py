@@ -201,3 +201,31 @@ def test_repeated_wrong_passwords_lock_the_form(make_hub, authhub_live_server) -
         assert 1 <= int(locked.headers["retry-after"]) <= 60
         assert "Too many failed attempts" in locked.text
         assert "authhub_session" not in client.cookies
+
+
+@pytest.mark.parametrize(("target", "location"), [
+    ("/\u2215\u2215evil.example", "/%E2%88%95%E2%88%95evil.example"),  # DIVISION SLASH
+    ("/\uff0f\uff0fevil.example", "/%EF%BC%8F%EF%BC%8Fevil.example"),  # FULLWIDTH SOLIDUS
+    ("/caf\u00e9?q=\u00fc", "/caf%C3%A9?q=%C3%BC"),
+])
+def test_a_next_outside_ascii_is_percent_encoded_on_this_site(
+    hub: authhub.AuthHub, alice: authhub.User, live: httpx.Client, target: str, location: str
+) -> None:
+    # Issue 14: '/\u2215\u2215evil.example' gave a 500 after the session was created.
+    page = live.get("/login", params={"next": target})
+    assert page.status_code == 200
+    response = sign_in(live, next_path=target)
+    assert response.status_code == 303
+    assert response.headers["location"] == location
+    assert live.get("/whoami").json()["user"] == "alice"
+
+
+def test_a_nul_in_the_login_form_is_400_and_counts_nothing(
+    hub: authhub.AuthHub, alice: authhub.User, live: httpx.Client
+) -> None:
+    for username, password in (("alice\x00", PASSWORD), ("\x00", "x"), ("alice", "pass\x00word")):
+        response = sign_in(live, username=username, password=password)
+        assert response.status_code == 400
+        assert "NUL" in response.text
+        assert "authhub_session" not in live.cookies
+    assert sign_in(live).status_code == 303

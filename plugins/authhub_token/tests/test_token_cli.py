@@ -154,6 +154,24 @@ def test_expires_never_overrides_the_lifetime_setting(alice, monkeypatch):
     assert first["expires_at"] is not None and second["expires_at"] is None
 
 
+@pytest.mark.parametrize("expires", ["99999999999d", "3000000d"])
+def test_a_lifetime_too_long_to_represent_is_a_one_line_error(alice, expires):
+    # Issue 14: --expires 99999999999d was an OverflowError traceback.
+    result = invoke("tokens", "create", "alice", "--expires", expires)
+    assert result.exit_code != 0
+    assert not isinstance(result.exception, OverflowError)
+    assert "Traceback" not in result.output
+    assert [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert "too long" in result.stderr or "year 9999" in result.stderr
+    assert listed() == []
+
+
+def test_a_user_is_found_by_any_spelling_of_their_name(alice):
+    assert invoke("tokens", "create", "ALICE").exit_code == 0
+    assert [token["user"] for token in listed()] == ["alice"]
+    assert len(listed()) == 1 and invoke("tokens", "list", "\uff41lice", "--json").exit_code == 0
+
+
 @pytest.fixture
 def accounts(env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """An application's plugin handing authhub its own user store, installed as any plugin is: an entry point.

@@ -192,7 +192,7 @@ def test_an_anonymous_caller_gets_401_with_the_challenges(site: Site) -> None:
     ({"expires": "400d"}, 400, "expires: '400d' is out of range: a token made here lives at most 365d."),
     ({"expires": "never"}, 400, "expires: 'never' is out of range: a token made here lives at most 365d."),
     ({"expires": "99999999999999999d"}, 400,
-     "expires: '99999999999999999d' is longer than any duration this can keep."),
+     "expires: '99999999999999999d' is too long a duration to keep; use 'never' for one that does not end."),
     ({"expires": "9" * 5000 + "d"}, 400, "expires: not a duration; use 45s, 30m, 12h, 90d, 2w or 'never'."),
     ({"expires": "soon"}, 400, "expires: 'soon' is not a duration; use a positive number with a unit: 45s, 30m, "
                                "12h, 90d, 2w, or 'never'."),

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import authhub
-from authhub import AuthenticationFailed, Request, TTLCache, UserLike
+from authhub import AuthenticationFailed, PermissionDenied, Request, TTLCache, UserLike
 from authhub_basic.credentials import KEYWORD, Credentials, decode_token, encode_credentials
 from authhub_basic.settings import BasicSettings
 
@@ -57,6 +57,7 @@ class BasicScheme(authhub.Scheme):
         token = request.credentials(KEYWORD, self.config.max_header_size)
         if token is None:
             return None
+        refuse_cross_site(request)
         return self._verified(request, token), None
 
     @authhub.hookimpl
@@ -65,6 +66,7 @@ class BasicScheme(authhub.Scheme):
         token = request.credentials(KEYWORD, self.config.max_header_size)
         if token is None:
             return None
+        refuse_cross_site(request)
         user = self._from_memory(token)
         if user is None:  # a miss, or a hit that needs the user store: blocking work, in a thread
             user = await asyncio.to_thread(self._verified, request, token)
@@ -180,3 +182,26 @@ class BasicScheme(authhub.Scheme):
 
     def __repr__(self) -> str:
         return f"<BasicScheme {self.name!r} realm={self.config.realm!r} cache={self.cache!r}>"
+
+
+def refuse_cross_site(request: Request) -> None:
+    """403 for an unsafe request a browser sent from another site (issue 14).
+
+    A browser that once saw this site's Basic challenge resends the
+    credentials on any request to it, also on a form another site posts:
+    the same CSRF a cookie has. ``Sec-Fetch-Site`` decides when the browser
+    sends it (``cross-site`` is refused); otherwise an ``Origin`` other than
+    this site's own (``null`` included) is refused. Clients that are not
+    browsers send neither and are not affected.
+    """
+    if request.is_safe_method:
+        return
+    fetch_site = request.headers.get_all("sec-fetch-site")
+    if fetch_site:
+        cross_site = fetch_site[-1].strip().lower() == "cross-site"
+    else:
+        origin = request.headers.get_all("origin")
+        cross_site = bool(origin) and origin[-1].strip().lower().rstrip("/") != request.origin.lower()
+    if cross_site:
+        raise PermissionDenied("Basic credentials are not accepted on a cross-site request: a browser sends the "
+                               "ones it remembers by itself. Send the request from this site, or use a token.")

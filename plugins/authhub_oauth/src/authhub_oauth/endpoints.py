@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
@@ -46,9 +47,31 @@ def _find_token(server: OAuthServer, token: str, hint: str | None) -> _Found | N
     return None
 
 
+#: The ``token_type_hint`` values this server knows (RFC 7009 §2.1, RFC 7662 §2.1).
+TOKEN_TYPE_HINTS = ("access_token", "refresh_token")
+
+
+class UnsupportedTokenType(OAuth2Error):  # type: ignore[misc]
+    """RFC 7009 §2.2.1: a ``token_type_hint`` this server does not know is a 400, not a client failure."""
+
+    error = "unsupported_token_type"
+    status_code = 400
+
+
+def _check_params(request: OAuthRequest) -> None:
+    if "token" not in request.form:
+        raise InvalidRequestError("The 'token' parameter is required.")
+    hint = request.form.get("token_type_hint")
+    if hint and hint not in TOKEN_TYPE_HINTS:
+        raise UnsupportedTokenType(f"Unsupported token_type_hint; use one of {', '.join(TOKEN_TYPE_HINTS)}.")
+
+
 class TokenRevocation(RevocationEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
     server: OAuthServer
+
+    def check_params(self, request: OAuthRequest, client: OAuthClient) -> None:
+        _check_params(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> _Found | None:
         return _find_token(self.server, token_string, token_type_hint)
@@ -64,6 +87,9 @@ class TokenRevocation(RevocationEndpoint):  # type: ignore[misc]
 class TokenIntrospection(IntrospectionEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
     server: OAuthServer
+
+    def check_params(self, request: OAuthRequest, client: OAuthClient) -> None:
+        _check_params(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> _Found | None:
         return _find_token(self.server, token_string, token_type_hint)

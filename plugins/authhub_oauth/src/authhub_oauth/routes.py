@@ -9,20 +9,24 @@ first: :func:`routes` binds them to the scheme's own server.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
+import hashlib
+import hmac
 import html
+import json
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qsl, quote
 
-from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
-from authhub import AuthenticationFailed, MalformedCredentials, Outcome, Request, Response, Route, TooManyRequests
-from authhub_oauth.adapter import OAuthRequest
+from authhub import AuthenticationFailed, Outcome, PermissionDenied, Request, Response, Route, TooManyRequests
+from authhub_oauth.adapter import OAuthRequest, basic_client_credentials
 from authhub_oauth.server import OAuthServer
+
+#: The consent form's field that ties it to the authorization request it was shown for.
+CONSENT_BINDING = "consent_binding"
 
 #: The consent page must never be cached or framed (clickjacking a consent is granting it).
 PAGE_HEADERS = (
@@ -59,7 +63,7 @@ def token(server: OAuthServer, request: Request) -> Response:
     oauth_request = _oauth_request(server, request, from_query=False)
     if isinstance(oauth_request, Response):
         return oauth_request
-    return _client_lockout(server, request, lambda: server.create_token_response(oauth_request))
+    return _client_lockout(server, request, oauth_request, lambda: server.create_token_response(oauth_request))
 
 
 def revoke(server: OAuthServer, request: Request) -> Response:
@@ -74,47 +78,65 @@ def _endpoint(server: OAuthServer, request: Request, name: str) -> Response:
     oauth_request = _oauth_request(server, request, from_query=False)
     if isinstance(oauth_request, Response):
         return oauth_request
-    response = _client_lockout(server, request, lambda: server.create_endpoint_response(name, oauth_request))
+    response = _client_lockout(server, request, oauth_request,
+                               lambda: server.create_endpoint_response(name, oauth_request))
     assert response is not None
     return response
 
 
-def _client_lockout(server: OAuthServer, request: Request, respond: Callable[[], Response]) -> Response:
+def _client_lockout(server: OAuthServer, request: Request, oauth_request: OAuthRequest,
+                    respond: Callable[[], Response]) -> Response:
     """Run an endpoint that authenticates the client under the hub's lockout (``client:<id>``).
 
-    A 401 (``invalid_client``) counts as a failed attempt; once the client
-    id or the address is locked the answer is 429 with ``Retry-After``.
+    Every client id the request names (Basic credentials, each ``client_id``
+    field) is a subject; a malformed ``Basic`` header is ``invalid_client``
+    under the subject ``client:``. A 401 (``invalid_client``) counts as a
+    failed attempt against each; once one of them or the address is locked
+    the answer is 429 with ``Retry-After``. Two client-authentication
+    methods at once are refused (RFC 6749 §2.3) before any secret is checked.
     """
-    client_id = _claimed_client_id(request)
-    if client_id is None:
-        return respond()
     hub = server.hub
-    subject = f"client:{client_id}"
+    basic: tuple[str, str] | None = None
+    malformed: OAuth2Error | None = None
     try:
-        hub.lockout.check(request, subject)
-    except TooManyRequests as error:
-        hub.observe(Outcome("locked", request, "oauth", None, error))
-        raise
-    response = respond()
+        basic = basic_client_credentials(request)
+    except OAuth2Error as error:
+        malformed = error
+    form = oauth_request.payload.datalist
+    named = [*([basic[0]] if basic is not None else []), *form.get("client_id", [])]
+    subjects = [f"client:{client_id}" for client_id in dict.fromkeys(named)]
+    if malformed is not None:
+        subjects.insert(0, "client:")
+    for subject in subjects:
+        try:
+            hub.lockout.check(request, subject)
+        except TooManyRequests as error:
+            hub.observe(Outcome("locked", request, "oauth", None, error))
+            raise
+    response: Response
+    if malformed is not None:
+        response = server.handle_error_response(oauth_request, malformed)
+    elif basic is not None and ("client_secret" in form or set(form.get("client_id", [])) - {basic[0]}):
+        # RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each request."
+        response = server.handle_error_response(oauth_request, InvalidRequestError(
+            "Use one client authentication method: Basic credentials or client_id/client_secret in the body."))
+        return response
+    elif len(form.get("client_id", [])) > 1 or len(form.get("client_secret", [])) > 1:
+        response = server.handle_error_response(oauth_request, InvalidRequestError(
+            "The client_id and client_secret parameters may be sent once each."))
+        return response
+    else:
+        response = respond()
     if response.status == 401:
-        hub.lockout.failed(request, subject)
-        hub.observe(Outcome("refused", request, "oauth", None, AuthenticationFailed("Invalid client credentials.")))
+        for subject in subjects:
+            hub.lockout.failed(request, subject)
+        if subjects:
+            hub.observe(Outcome("refused", request, "oauth", None,
+                                AuthenticationFailed("Invalid client credentials.")))
     elif response.status < 400:
-        hub.lockout.succeeded(request, subject)
+        for subject in subjects:
+            hub.lockout.succeeded(request, subject)
     return response
-
-
-def _claimed_client_id(request: Request) -> str | None:
-    """The client id a request claims (Basic credentials or the ``client_id`` field), undecoded junk aside."""
-    try:
-        encoded = request.credentials("Basic")
-        if encoded is not None:
-            decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
-            client_id, sep, _ = decoded.partition(":")
-            return unquote(client_id) if sep else None
-    except (MalformedCredentials, binascii.Error, UnicodeDecodeError):
-        return None
-    return request.form().get("client_id") or None
 
 
 # -- authorization endpoint and consent ---------------------------------------------------------
@@ -143,6 +165,11 @@ def authorize(server: OAuthServer, request: Request) -> Response:
                                  PAGE_HEADERS)
     if request.method == "GET":
         return _consent_page(request, grant)
+    binding = _consent_binding(request)
+    sent = request.form().get(CONSENT_BINDING, "").encode("utf-8", "surrogatepass")
+    if binding is not None and not hmac.compare_digest(sent, binding.encode()):
+        raise PermissionDenied("This consent form was shown for another authorization request: "
+                               "open the authorization link again.")
     decision = request.form().get("decision")
     granted = identity.user if decision == "allow" else None
     response: Response = server.create_authorization_response(oauth_request, grant_user=granted, grant=grant)
@@ -157,6 +184,9 @@ def _consent_page(request: Request, grant: Any) -> Response:
     action = html.escape(request.path + (f"?{request.query_string}" if request.query_string else ""))
     csrf = _session_csrf_token(request)
     hidden = f'<input type="hidden" name="csrf_token" value="{html.escape(csrf)}">' if csrf else ""
+    binding = _consent_binding(request)
+    if binding is not None:
+        hidden += f'<input type="hidden" name="{CONSENT_BINDING}" value="{binding}">'
     items = "".join(f"<li><code>{html.escape(scope)}</code></li>" for scope in scopes) or "<li>no scope</li>"
     body = (
         "<!doctype html>"
@@ -183,12 +213,35 @@ def _session_csrf_token(request: Request) -> str | None:
     return token
 
 
+def _consent_binding(request: Request) -> str | None:
+    """An HMAC of the authorization request (every query parameter) keyed by the session.
+
+    The key is the digest of the session id, which only the server and the
+    session cookie know: a consent form approves the request it was shown
+    for, and a CSRF token alone cannot approve another scope, client or
+    redirect URI. ``None`` when no session authenticated the request.
+    """
+    try:
+        from authhub_session import current_session
+    except ImportError:
+        return None
+    session = current_session(request)
+    if session is None:
+        return None
+    parameters = json.dumps(sorted(parse_qsl(request.query_string, keep_blank_values=True)))
+    return hmac.new(session.digest.encode(), parameters.encode(), hashlib.sha256).hexdigest()
+
+
 # -- metadata ------------------------------------------------------------------------------
 
 
 def metadata(server: OAuthServer, request: Request) -> Response:
     """RFC 8414 authorization server metadata."""
-    issuer = server.issuer(request)
+    issuer = server.issuer()
+    if issuer is None:
+        # Never the Host header: a forged Host would be served to every client of a shared cache.
+        return Response.json({"detail": "The authorization server's metadata needs its issuer: set oauth.issuer "
+                                        "(AUTHHUB_OAUTH_ISSUER)."}, 404, [("Cache-Control", "no-store")])
     pkce_methods = ["S256", "plain"] if server.settings["allow_plain_pkce"] else ["S256"]
     document = AuthorizationServerMetadata({
         "issuer": issuer,

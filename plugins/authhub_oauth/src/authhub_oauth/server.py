@@ -25,7 +25,7 @@ from authlib.common.security import generate_token
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 
-from authhub import AuthHub, Request, Response
+from authhub import AuthHub, Response
 from authhub_oauth.adapter import OAuthRequest, authenticate_client_secret_basic
 from authhub_oauth.endpoints import TokenIntrospection, TokenRevocation
 from authhub_oauth.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant, StrictCodeChallenge
@@ -182,6 +182,7 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
                 session.add(OAuthClient(client_id=client_id, client_secret_digest=None, name=name,
                                         grant_types="", redirect_uris="", scope=""))
 
-    def issuer(self, request: Request) -> str:
-        """The configured issuer, else the origin the request reached."""
-        return str(self.settings["issuer"] or request.origin).rstrip("/")
+    def issuer(self) -> str | None:
+        """The configured issuer (``oauth.issuer``), ``None`` when unset: never taken from a request."""
+        issuer = self.settings["issuer"]
+        return str(issuer).rstrip("/") if issuer else None

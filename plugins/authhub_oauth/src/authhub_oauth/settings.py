@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.common.security import is_secure_transport
 
@@ -20,7 +21,8 @@ SETTINGS: dict[str, Setting] = {
     ),
     # -- authorization server ----------------------------------------------------
     "issuer": Setting(None, nullable=True,
-                      help="This authorization server's issuer URL; unset means the request's own origin."),
+                      help="This authorization server's issuer URL (https, no query or fragment); the metadata "
+                           "document is served only when it is set, and never takes it from the Host header."),
     "access_token_lifetime": Setting(3600, kind=int, help="Seconds an access token lives."),
     "refresh_token_lifetime": Setting(14 * 24 * 3600, kind=int, help="Seconds a refresh token lives."),
     "code_lifetime": Setting(300, kind=int, help="Seconds an authorization code can be redeemed."),
@@ -80,6 +82,13 @@ def check(settings: Mapping[str, Any]) -> None:
         if location and location.startswith("http:") and not is_secure_transport(location):
             # Keys or token answers over plain http could be swapped on the way.
             raise ConfigurationError(f"oauth.{key}: {location!r} must use https (plain http only to localhost)")
+    issuer = settings["issuer"]
+    if issuer is not None:
+        parts = urlsplit(str(issuer))
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment or (
+                parts.scheme == "http" and not is_secure_transport(str(issuer))):
+            # RFC 8414 §2: an https URL with no query or fragment (plain http only to localhost).
+            raise ConfigurationError(f"oauth.issuer: {issuer!r} must be an https URL without query or fragment")
     for key in ("access_token_lifetime", "refresh_token_lifetime", "code_lifetime"):
         if settings[key] <= 0:
             raise ConfigurationError(f"oauth.{key}: must be a positive number of seconds")

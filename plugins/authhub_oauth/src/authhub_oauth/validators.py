@@ -50,10 +50,25 @@ def _scopes(value: Any) -> frozenset[str]:
     return frozenset()
 
 
-def _timestamp(value: Any) -> dt.datetime | None:
+def _timestamp(value: Any, claim: str = "exp") -> dt.datetime | None:
+    """A NumericDate claim as a datetime; ``None`` when absent.
+
+    :raises InvalidTokenError: a value no datetime can hold (``1e20``, ``NaN``, a string).
+    """
+    if value is None:
+        return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value, dt.timezone.utc)
-    return None
+        try:
+            return dt.datetime.fromtimestamp(value, dt.timezone.utc)
+        except (OverflowError, ValueError, OSError):
+            pass
+    raise InvalidTokenError(f"The access token's '{claim}' claim is missing or invalid.")
+
+
+#: RFC 7662 §2.2 ``token_type`` values (RFC 6749 §7.1 types) that name an access token.
+ACCESS_TOKEN_TYPES = frozenset({"bearer", "access_token"})
+#: RFC 9068 §4: the ``typ`` header of a JWT access token.
+JWT_ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 
 
 def _subject(hub: AuthHub, username: str | None, client_id: str | None) -> tuple[Any, Any]:
@@ -262,6 +277,10 @@ class JWTTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
             raise InvalidTokenError("The access token is not a valid JWT.") from exc
         if header.get("alg") not in self.algorithms:
             raise InvalidTokenError("The access token's signature algorithm is not accepted.")
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in JWT_ACCESS_TOKEN_TYPES:
+            # An ID token or a refresh token of the same issuer is not an access token (RFC 9068 §4).
+            raise InvalidTokenError("The token is not a JWT access token: its 'typ' must be 'at+jwt'.")
         try:
             return super().authenticate_token(token_string)
         except InvalidTokenError as error:
@@ -277,9 +296,10 @@ class JWTTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
 
     def identity(self, claims: Mapping[str, Any]) -> tuple[Any, AccessToken]:
         client_id = claims.get("client_id")
+        expires_at = _timestamp(claims.get("exp"))
         request_user, user = _subject(self.hub, claims.get("sub"), client_id)
         auth = AccessToken(scopes=_scopes(claims.get("scope")), client_id=client_id,
-                           expires_at=_timestamp(claims.get("exp")), user=user, source="jwt")
+                           expires_at=expires_at, user=user, source="jwt")
         return request_user, auth
 
 
@@ -364,7 +384,10 @@ class IntrospectionValidator(IntrospectTokenValidator):  # type: ignore[misc]
             raise StoreUnavailable("The token introspection endpoint is unavailable.") from exc
         if not isinstance(answer, dict) or not isinstance(answer.get("active"), bool):
             raise StoreUnavailable("The token introspection endpoint gave an invalid answer.")
-        expires = _timestamp(answer.get("exp"))
+        try:
+            expires = _timestamp(answer.get("exp"))
+        except InvalidTokenError:
+            return answer  # validate_token refuses it; an answer that cannot be read is not kept
         if cache is not None:
             cache.put(key, Introspected(key, answer), generation,
                       expires_at=None if expires is None else expires.timestamp())
@@ -376,6 +399,13 @@ class IntrospectionValidator(IntrospectTokenValidator):  # type: ignore[misc]
             raise InvalidTokenError("The access token expired.")
         if not token or not token.get("active"):
             raise InvalidTokenError("The access token is not active.")
+        token_type = token.get("token_type")
+        if not isinstance(token_type, str) or token_type.lower() not in ACCESS_TOKEN_TYPES:
+            # RFC 7662 §2.2: a refresh token is active too, and the hint we send is only a
+            # hint: only an answer that says "access token" authenticates a request.
+            raise InvalidTokenError("The token is not an access token.")
+        _timestamp(token.get("iat"), "iat")
+        _timestamp(token.get("nbf"), "nbf")
         super().validate_token(token, scopes, request)
 
     def identity(self, answer: Mapping[str, Any]) -> tuple[Any, AccessToken]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import html
 import secrets
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from authhub import (
     AuthenticationFailed,
@@ -86,6 +86,9 @@ def _submit_login(request: Request, sessions: SessionScheme) -> Response:
     username, password = form.get("username", ""), form.get("password", "")
     if not username or not password:
         return _login_form(request, sessions, next_path, "Enter your username and password.", 400)
+    if "\x00" in username or "\x00" in password:
+        # No database stores a NUL: refused before any lookup (and not a guess: nothing was checked).
+        return _login_form(request, sessions, next_path, "The username or password contains a NUL character.", 400)
     hub = _hub(request)
     # The same subject as the basic scheme's: guesses count together whichever way they come.
     subject = f"user:{username}"
@@ -141,16 +144,26 @@ def _login_form(request: Request, sessions: SessionScheme, next_path: str, error
 
 
 def _safe_next(value: str | None) -> str:
-    """``value`` when it is a path on this site, else ``/`` (no open redirect)."""
+    """``value`` when it is a path on this site, else ``/`` (no open redirect).
+
+    Characters outside ASCII are percent-encoded (UTF-8): a ``Location``
+    header holds Latin-1 at most, and a browser could read a lookalike such
+    as ``/\u2215\u2215evil.example`` (DIVISION SLASH) as ``//evil.example``.
+    """
     if not value or not value.startswith("/") or value.startswith("//"):
         return "/"
     # Browsers read '\' as '/', so '/\evil.example' would leave the site.
     if "\\" in value or not value.isprintable():
         return "/"
+    value = quote(value, safe=_ASCII_PRINTABLE)
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
         return "/"
     return value
+
+
+#: Every printable ASCII character: :func:`quote` leaves them alone and encodes the rest.
+_ASCII_PRINTABLE = "".join(chr(code) for code in range(0x21, 0x7F))
 
 
 # -- HTML ------------------------------------------------------------------------------

@@ -79,7 +79,10 @@ def create_token(
     if lookup.has["expires_at"]:
         if expires_in is not None and expires_in <= dt.timedelta(0):
             raise TokenError("a token's lifetime must be positive")
-        values["expires_at"] = moment + expires_in if expires_in is not None else None
+        try:
+            values["expires_at"] = moment + expires_in if expires_in is not None else None
+        except OverflowError:
+            raise TokenError("a token's lifetime must end before the year 9999; use 'never' instead") from None
     if "created_at" in lookup.table.c:
         values["created_at"] = moment
     user = _user(hub, username)

@@ -61,7 +61,7 @@ def parse_duration(text: str) -> dt.timedelta | None:
     try:
         return dt.timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2).lower()])
     except OverflowError:
-        raise ValueError(f"{text!r} is longer than any duration this can keep") from None
+        raise ValueError(f"{text!r} is too long a duration to keep; use 'never' for one that does not end") from None
 
 
 @attrs.frozen
