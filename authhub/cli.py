@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 from typing import Any
 
@@ -299,6 +300,9 @@ def serve(host: str, port: int, threads: int, workers: int, access_log: AccessLo
         err=True,
     )
     if workers == 1:
+        # SIGTERM (kill, systemd, docker stop) ends it with status 0, as with --workers N: waitress's
+        # run() takes the SystemExit as the signal to finish the requests in flight and return.
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
         serve_on(hub, sockets, threads, access_log).run()
         return
     hub.close()  # every worker builds its own after the fork: no connection or thread crosses a process

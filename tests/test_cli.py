@@ -162,6 +162,30 @@ def test_serve_as_a_real_process(env, tmp_path):
         process.wait(timeout=10)
 
 
+def test_serve_stops_on_sigterm_with_status_0(env, tmp_path):
+    """`kill $SERVER; wait $SERVER` (the README's restart) succeeds, as it does with --workers N."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "authhub", "serve", "--port", "0", "--access-log", "off"],
+        env={**os.environ, **env, "AUTHHUB_SCHEMES": ""},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        announced = process.stderr.readline()
+        assert " serving http://127.0.0.1:" in announced, announced
+        base = announced.split(" serving ", 1)[1].split()[0]
+        assert httpx.get(f"{base}whoami", timeout=10).status_code == 200
+        process.terminate()
+        assert process.wait(timeout=20) == 0, process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def test_serve_refuses_a_misconfigured_chain(env, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "authhub", "serve", "--port", "0"],
