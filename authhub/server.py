@@ -57,13 +57,19 @@ def protected(request: Request) -> Response:
     return Response.json(whoami_body(request))
 
 
-def verify(request: Request) -> Response:
-    """Answer a reverse proxy's forward-auth sub-request (nginx ``auth_request``, Traefik ``ForwardAuth``).
+#: What ``X-Authhub-User`` leaves as it is; every other byte of the name's UTF-8 is ``%XX``, ``%`` too, so
+#: ``urllib.parse.unquote`` gives the name back. A documented contract (docs/forward-auth.md): never change it.
+USER_HEADER_SAFE = "@._-+~!$&'()*,;=:"
 
-    200 with ``X-Authhub-User`` (the user name, percent-encoded UTF-8) and
-    ``X-Authhub-Scheme`` when the forwarded credentials are good; 401 with
-    the challenges (403 when no scheme has one) when they are wrong or
-    missing. The proxy copies those headers onto the request it passes on.
+
+def verify(request: Request) -> Response:
+    """Answer a reverse proxy's forward-auth sub-request (nginx, Caddy, Traefik; docs/forward-auth.md).
+
+    200 with ``X-Authhub-User`` (the user name, percent-encoded UTF-8:
+    :data:`USER_HEADER_SAFE`) and ``X-Authhub-Scheme`` when the forwarded
+    credentials are good; 401 with the challenges (403 when no scheme has
+    one) when they are wrong or missing. The proxy copies those headers
+    onto the request it passes on.
     """
     assert request.hub is not None  # the reference server binds every request to its hub
     identity = request.hub.authenticate(forwarded_request(request))
@@ -73,7 +79,7 @@ def verify(request: Request) -> Response:
     username = getattr(identity.user, "username", None)
     headers = [("X-Authhub-Scheme", identity.scheme), ("Cache-Control", "no-store")]
     if username is not None:
-        headers.append(("X-Authhub-User", quote(str(username), safe="@._-+~!$&'()*,;=:")))
+        headers.append(("X-Authhub-User", quote(str(username), safe=USER_HEADER_SAFE)))
     return Response.json(whoami_body(request), headers=headers)
 
 
@@ -82,8 +88,9 @@ def forwarded_request(request: Request) -> Request:
 
     The sub-request carries the client's own ``Authorization`` and ``Cookie``
     headers. A trusted proxy (``trusted_proxies``) also says which request
-    it is about: ``X-Forwarded-Method``/``-Uri``/``-Host`` (Traefik) or
-    ``X-Original-Method``/``-URI`` (the nginx setup in the docs). From
+    it is about: ``X-Forwarded-Method``/``-Uri``/``-Host`` (what Caddy,
+    Traefik and the nginx recipe send) or the older
+    ``X-Original-Method``/``-URI``. From
     anyone else only an *unsafe* method is believed: it can only make a
     scheme stricter (CSRF checks of cookie sessions), while a forged safe
     method could skip them.

@@ -20,12 +20,15 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import attrs
 import httpx
 import pytest
 
 import authhub
+
+from .proxies import ENCODED_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -378,3 +381,16 @@ def test_a_proxy_that_passes_on_a_clients_method_header_gets_a_400(
         response = httpx.post(f"{base}/auth/verify", headers=forged)
         assert response.status_code == 400
         assert "disagree" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("recipe_name", ["docs", "readme"])
+def test_user_names_reach_the_app_percent_encoded_as_through_every_proxy(
+    gateway: Callable[..., Gateway], trusting_hub: authhub.AuthHub, authhub_user: Any, authhub_auth_headers: Any,
+    recipe_name: str
+) -> None:
+    nginx = gateway(trusting_hub, recipe_name)
+    for name, encoded in ENCODED_NAMES.items():  # the same values test_caddy_and_traefik.py expects
+        user = authhub_user(name, hub=trusting_hub)
+        response = httpx.get(f"{nginx.url}/api/items", headers=authhub_auth_headers(user, "key"))
+        assert response.json()["user"] == encoded, name
+        assert unquote(encoded) == name
