@@ -29,6 +29,7 @@ from authhub.hub import AuthHub
 from authhub.identity import AnonymousUser, Identity, User, UserLike
 from authhub.outages import is_outage, outage_as_503
 from authhub.outcome import Outcome
+from authhub.pages import Pages
 from authhub.reads import PreparedRead
 from authhub.request import Headers, Request
 from authhub.routes import Route
@@ -56,6 +57,7 @@ __all__ = [
     "ManagedUserStore",
     "NotAuthenticated",
     "Outcome",
+    "Pages",
     "PermissionDenied",
     "PluginError",
     "PreparedRead",

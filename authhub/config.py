@@ -9,6 +9,7 @@ section, checked against what the plugin declares with ``scheme_settings``.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Mapping
@@ -29,15 +30,16 @@ ENV_PREFIX = "AUTHHUB_"
 #: Environment variables that are switches of their own, not settings.
 ENV_SWITCHES = frozenset({"AUTHHUB_BLOCK_PLUGINS", "AUTHHUB_TRACE_HOOKS"})
 
-_KINDS = (str, int, float, bool, list)
+_KINDS = (str, int, float, bool, list, dict)
 
 
 @attrs.frozen
 class Setting:
     """One declared setting: its default, its kind and a line of help.
 
-    ``kind`` is one of ``str``, ``int``, ``float``, ``bool`` or ``list``
-    (a list of strings; from the environment, comma-separated).
+    ``kind`` is one of ``str``, ``int``, ``float``, ``bool``, ``list``
+    (a list of strings; from the environment, comma-separated) or ``dict``
+    (a table of strings by string; from the environment, a JSON object).
     ``nullable`` settings also accept ``None`` (``""`` in TOML and the
     environment).
     """
@@ -64,6 +66,11 @@ class Setting:
             return float(value)
         if kind is list and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
             return list(value)
+        if kind is dict and isinstance(value, Mapping) and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            return dict(value)
+        if kind is dict and isinstance(value, Mapping):
+            raise ConfigurationError(f"{key}: expected a table of strings, got {value!r} (from {source})")
         if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
             return value
         raise ConfigurationError(
@@ -85,6 +92,12 @@ class Setting:
                 raise ValueError(text)
             if kind is list:
                 return [part.strip() for part in text.split(",") if part.strip()]
+            if kind is dict:
+                # A JSON object: its strings may hold commas, unlike a list's items.
+                table = json.loads(text)
+                if not isinstance(table, dict):
+                    raise ValueError(text)
+                return table
             if kind is int:
                 return int(text)
             if kind is float:
@@ -95,7 +108,8 @@ class Setting:
 
 
 def _kind_name(kind: type) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list of strings"}[kind]
+    return {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list of strings",
+            dict: "a table of strings (from the environment, a JSON object)"}[kind]
 
 
 #: The core's own settings (top-level keys).
@@ -143,6 +157,11 @@ CORE_SETTINGS: dict[str, Setting] = {
     "password_time_cost": Setting(3, kind=int, help="argon2id time cost for new password hashes."),
     "password_memory_cost": Setting(65536, kind=int, help="argon2id memory cost (KiB) for new password hashes."),
     "password_parallelism": Setting(4, kind=int, help="argon2id parallelism for new password hashes."),
+    "templates_dir": Setting(
+        None, nullable=True,
+        help="A directory of templates that replace the pages' own (login.html, consent.html, base.html, "
+             "authhub.css...); relative to the directory of authhub.toml.",
+    ),
 }
 
 

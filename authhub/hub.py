@@ -25,6 +25,7 @@ from authhub.errors import AuthhubError, ConfigurationError
 from authhub.identity import Identity
 from authhub.lockout import Lockout
 from authhub.outcome import Outcome
+from authhub.pages import Pages
 from authhub.plugins import Hooks, PluginInfo, new_manager, register
 from authhub.request import Request
 from authhub.scheme import DEFAULT_POSITION
@@ -89,6 +90,8 @@ class AuthHub:
             self.hooks.scheme_settings(), overrides=settings, environ=environ, directory=directory
         )
         self.trusted_proxies = tuple(_network(text) for text in self.settings["trusted_proxies"])
+        #: The HTML pages of the plugins (login, consent, tokens), with the application's templates first.
+        self.pages = Pages(self.settings["templates_dir"], directory)
         self._anonymous_user = _dotted("unauthenticated_user", self.settings["unauthenticated_user"])
         self._anonymous_auth = _dotted("unauthenticated_token", self.settings["unauthenticated_token"])
         self._store: Store | None = None

@@ -34,7 +34,8 @@ from authhub import hookspecs
 from authhub.config import CORE_SETTINGS, ENV_PREFIX, Setting
 from authhub.plugins import Hooks, load_entry_points, new_manager
 
-_KIND_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "list of strings"}
+_KIND_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "list of strings",
+               dict: "table of strings"}
 
 #: Section comments of hookspecs.py: ``# -- the hub's set-up (once per hub) ----``.
 _HOOK_PHASE = re.compile(r"^# -- (?P<title>.+?) -+\s*$")
@@ -43,7 +44,7 @@ _HOOK_PHASE = re.compile(r"^# -- (?P<title>.+?) -+\s*$")
 _API_GROUPS: dict[str, tuple[str, ...]] = {
     "The hub": ("authhub.hub",),
     "Scheme objects": ("authhub.scheme",),
-    "Requests and responses": ("authhub.request", "authhub.http", "authhub.routes"),
+    "Requests and responses": ("authhub.request", "authhub.http", "authhub.routes", "authhub.pages"),
     "Users and identities": ("authhub.identity", "authhub.outcome", "authhub.users"),
     "Settings": ("authhub.config",),
     "Storage": ("authhub.store", "authhub.reads"),
@@ -92,6 +93,10 @@ def _default(setting: Setting) -> str:
         return f"`{str(setting.default).lower()}`"
     if isinstance(setting.default, (str, list)):
         return f"`{json.dumps(setting.default, ensure_ascii=False)}`"  # a TOML literal too
+    if isinstance(setting.default, dict):  # a TOML inline table
+        pairs = ", ".join(f"{json.dumps(key)} = {json.dumps(value, ensure_ascii=False)}"
+                          for key, value in setting.default.items())
+        return f"`{{{pairs}}}`"
     return f"`{setting.default!r}`"
 
 
@@ -133,7 +138,8 @@ def configuration_page() -> str:
         "Every setting the core and the installed schemes declare, generated from the code when this site "
         "was built (`authhub.config.CORE_SETTINGS` and each plugin's `scheme_settings` hook). Where settings "
         "come from and in which order is on [Configuration](../configuration.md).\n",
-        "In the environment a list is comma-separated (`AUTHHUB_SCHEMES=token,basic`), a boolean is one of "
+        "In the environment a list is comma-separated (`AUTHHUB_SCHEMES=token,basic`), a table is a JSON object "
+        "(`AUTHHUB_OAUTH_SCOPE_DESCRIPTIONS='{\"read\": \"See your profile\"}'`), a boolean is one of "
         "`1 true yes on` / `0 false no off`, and an empty value unsets a setting that may be unset.\n",
         "## Core\n",
         "Top-level keys: `[tool.authhub]` in `pyproject.toml`, `authhub.toml`, `AuthHub(key=...)`.\n",

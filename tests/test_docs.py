@@ -41,6 +41,7 @@ ENV_SAMPLES: dict[type, tuple[str, Any]] = {
     float: ("0.5", 0.5),
     bool: ("off", False),
     list: ("a, b", ["a", "b"]),
+    dict: ('{"a": "b, c"}', {"a": "b, c"}),
 }
 
 

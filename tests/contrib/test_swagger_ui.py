@@ -188,13 +188,6 @@ def test_authorize_with_client_credentials(hub: authhub.AuthHub, serve: Any, bro
     assert len(sent) == 1 and sent[0].startswith("Bearer ")
 
 
-# Remove the mark with issue 16 item 1's fix: the run then passes (checked with the consent page's
-# Referrer-Policy patched to same-origin), and strict=True makes the lone XPASS fail until then.
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16 item 1: the consent page's 'Referrer-Policy: no-referrer' makes Chromium post Allow with "
-    "'Origin: null', refused as CSRF",
-)
 def test_authorize_with_the_code_flow_and_pkce(hub: authhub.AuthHub, serve: Any, browser: Browser) -> None:
     swagger_oauth: dict[str, Any] = {"usePkceWithAuthorizationCodeGrant": True}
     base = serve(make_app(hub, swagger_oauth))

@@ -12,10 +12,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import html
 import json
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
@@ -23,17 +21,21 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from authhub import AuthenticationFailed, Outcome, PermissionDenied, Request, Response, Route, TooManyRequests
 from authhub_oauth.adapter import OAuthRequest, basic_client_credentials
+from authhub_oauth.consent import consent_page
 from authhub_oauth.server import OAuthServer
 
 #: The consent form's field that ties it to the authorization request it was shown for.
 CONSENT_BINDING = "consent_binding"
 
-#: The consent page must never be cached or framed (clickjacking a consent is granting it).
+#: The redirects around the consent page (to the login page, back to the client): never cached or
+#: framed. The page itself has ``hub.pages``' headers; its referrer stays on the site, as here: with
+#: ``no-referrer`` Chromium posted the consent with ``Origin: null``, which the session's CSRF check
+#: refuses (issue 16), while ``same-origin`` still tells another site nothing.
 PAGE_HEADERS = (
     ("Cache-Control", "no-store"),
-    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
     ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "no-referrer"),
+    ("Referrer-Policy", "same-origin"),
 )
 
 
@@ -164,7 +166,8 @@ def authorize(server: OAuthServer, request: Request) -> Response:
         return Response.redirect(f"{server.settings['login_url']}?next={quote(target, safe='')}", 303,
                                  PAGE_HEADERS)
     if request.method == "GET":
-        return _consent_page(request, grant)
+        return consent_page(server, request, grant, csrf_token=_session_csrf_token(request),
+                            binding_field=CONSENT_BINDING, binding=_consent_binding(request))
     binding = _consent_binding(request)
     sent = request.form().get(CONSENT_BINDING, "").encode("utf-8", "surrogatepass")
     if binding is not None and not hmac.compare_digest(sent, binding.encode()):
@@ -175,32 +178,6 @@ def authorize(server: OAuthServer, request: Request) -> Response:
     response: Response = server.create_authorization_response(oauth_request, grant_user=granted, grant=grant)
     response.headers.extend(PAGE_HEADERS)
     return response
-
-
-def _consent_page(request: Request, grant: Any) -> Response:
-    client = grant.client
-    user = request.identity.user
-    scopes = (grant.request.scope or "").split()
-    action = html.escape(request.path + (f"?{request.query_string}" if request.query_string else ""))
-    csrf = _session_csrf_token(request)
-    hidden = f'<input type="hidden" name="csrf_token" value="{html.escape(csrf)}">' if csrf else ""
-    binding = _consent_binding(request)
-    if binding is not None:
-        hidden += f'<input type="hidden" name="{CONSENT_BINDING}" value="{binding}">'
-    items = "".join(f"<li><code>{html.escape(scope)}</code></li>" for scope in scopes) or "<li>no scope</li>"
-    body = (
-        "<!doctype html>"
-        '<html lang="en"><head><meta charset="utf-8"><title>Authorize - authhub</title></head><body>'
-        f'<h1>Authorize <span id="client">{html.escape(client.name)}</span></h1>'
-        f'<p>Signed in as <strong id="username">{html.escape(str(getattr(user, "username", user)))}</strong>.</p>'
-        f"<p>This application asks for:</p><ul id=\"scopes\">{items}</ul>"
-        f'<p>It will be sent back to <code>{html.escape(grant.redirect_uri or "")}</code>.</p>'
-        f'<form method="post" action="{action}">{hidden}'
-        '<button type="submit" name="decision" value="allow">Allow</button> '
-        '<button type="submit" name="decision" value="deny">Deny</button>'
-        "</form></body></html>"
-    )
-    return Response.html(body, 200, PAGE_HEADERS)
 
 
 def _session_csrf_token(request: Request) -> str | None:

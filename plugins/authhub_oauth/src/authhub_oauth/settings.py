@@ -31,6 +31,12 @@ SETTINGS: dict[str, Setting] = {
     "consent_schemes": Setting(["session"], kind=list,
                                help="Schemes whose logged-in user may approve a consent page."),
     "login_url": Setting("/login", help="Where /oauth/authorize sends an anonymous user (with ?next=)."),
+    "logout_url": Setting("/logout", help="Where the consent page's 'Not you? Log out' posts (with next=)."),
+    "scope_descriptions": Setting(
+        {}, kind=dict,
+        help="What each scope lets a client do, as the consent page shows it ({read = \"See your profile\"}); "
+             "a scope without one is shown by its name.",
+    ),
     # -- resource server: JWT access tokens ----------------------------------------
     "jwt_issuer": Setting(None, nullable=True, help="The 'iss' a JWT access token must carry."),
     "jwt_audience": Setting(None, nullable=True, help="The 'aud' a JWT access token must carry (this API)."),

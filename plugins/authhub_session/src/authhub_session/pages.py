@@ -4,13 +4,16 @@ The login form is protected against login CSRF with a pre-session token:
 ``GET /login`` sets a random value in a ``<cookie>_login`` cookie and puts
 a masked copy into the form; ``POST /login`` needs both to match, and the
 ``Origin`` to be the site's own.
+
+The pages are the templates ``login.html`` and ``index.html`` of this
+package (``hub.pages``: an application's ``templates_dir`` may replace them).
 """
 
 from __future__ import annotations
 
 import functools
-import html
 import secrets
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from authhub import (
@@ -28,21 +31,17 @@ from authhub_session.api import csrf_token, login, logout
 from authhub_session.cookies import looks_like_session_id
 from authhub_session.scheme import SessionScheme
 
-#: Pages hold tokens: never cache them, never frame them.
-PAGE_HEADERS = (
-    ("Cache-Control", "no-store"),
-    ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
-    ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "same-origin"),
-)
+PACKAGE = "authhub_session"
+LOGIN_PATH = "/login"
+LOGOUT_PATH = "/logout"
 
 
 def routes(sessions: SessionScheme) -> list[Route]:
     """The pages of one hub's session scheme."""
     return [
         Route("/", home, ("GET", "HEAD")),
-        Route("/login", functools.partial(login_page, sessions), ("GET", "HEAD", "POST")),
-        Route("/logout", functools.partial(logout_page, sessions), ("POST",)),
+        Route(LOGIN_PATH, functools.partial(login_page, sessions), ("GET", "HEAD", "POST")),
+        Route(LOGOUT_PATH, functools.partial(logout_page, sessions), ("POST",)),
     ]
 
 
@@ -53,14 +52,12 @@ def home(request: Request) -> Response:
     """Who you are, with a logout button; or a link to the login page."""
     identity = request.identity
     if not identity.is_authenticated:
-        return _page("Not signed in", '<p>You are not signed in.</p><p><a href="/login">Sign in</a></p>')
-    name = html.escape(str(getattr(identity.user, "username", identity.user)))
-    token = csrf_token(request)
-    body = f'<p>Signed in as <strong id="username">{name}</strong> (scheme {html.escape(identity.scheme or "")}).</p>'
-    if token is not None:
-        body += (f'<form method="post" action="/logout">{_hidden(csrf.FORM_FIELD, token)}'
-                 '<button type="submit">Sign out</button></form>')
-    return _page("Signed in", body, meta_token=token)
+        return _page(request, "index.html", {"title": "Not signed in", "username": None, "scheme": None,
+                                             "csrf_token": None})
+    return _page(request, "index.html", {
+        "title": "Signed in", "username": str(getattr(identity.user, "username", identity.user)),
+        "scheme": identity.scheme or "", "csrf_token": csrf_token(request),
+    })
 
 
 def login_page(sessions: SessionScheme, request: Request) -> Response:
@@ -70,10 +67,15 @@ def login_page(sessions: SessionScheme, request: Request) -> Response:
 
 
 def logout_page(sessions: SessionScheme, request: Request) -> Response:
-    """End the session (the session scheme checked the CSRF token) and go home."""
-    identity = _hub(request).authenticate(request, [sessions.name])
+    """End the session (the session scheme checked the CSRF token); go to the form's ``next`` or home.
+
+    The consent page's "Not you?" sends ``next`` back to the authorization
+    request, so that another user can sign in for it.
+    """
+    hub = _hub(request)
+    identity = hub.authenticate(request, [sessions.name])
     headers = logout(request) if identity.is_authenticated else []
-    return Response.redirect("/", headers=[*headers, *PAGE_HEADERS])
+    return hub.pages.redirect(_safe_next(request.form().get("next")), headers=headers)
 
 
 # -- login ---------------------------------------------------------------------------
@@ -84,11 +86,11 @@ def _submit_login(request: Request, sessions: SessionScheme) -> Response:
     form = request.form()
     next_path = _safe_next(form.get("next"))
     username, password = form.get("username", ""), form.get("password", "")
-    if not username or not password:
-        return _login_form(request, sessions, next_path, "Enter your username and password.", 400)
     if "\x00" in username or "\x00" in password:
         # No database stores a NUL: refused before any lookup (and not a guess: nothing was checked).
         return _login_form(request, sessions, next_path, "The username or password contains a NUL character.", 400)
+    if not username or not password:
+        return _login_form(request, sessions, next_path, "Enter your username and password.", 400, username)
     hub = _hub(request)
     # The same subject as the basic scheme's: guesses count together whichever way they come.
     subject = f"user:{username}"
@@ -109,7 +111,7 @@ def _submit_login(request: Request, sessions: SessionScheme) -> Response:
     hub.observe(Outcome("authenticated", request, "session", user))
     headers = login(request, user)
     headers.append(sessions.login_cookie.clear_cookie(request))
-    return Response.redirect(next_path, headers=[*headers, *PAGE_HEADERS])
+    return hub.pages.redirect(next_path, headers=headers)
 
 
 def _check_login_csrf(request: Request, sessions: SessionScheme) -> None:
@@ -127,18 +129,10 @@ def _login_form(request: Request, sessions: SessionScheme, next_path: str, error
     if secret is None or not looks_like_session_id(secret):
         secret = secrets.token_urlsafe(32)
         new_cookie.append(sessions.login_cookie.set_cookie(secret, None, request))
-    message = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
-    body = (
-        f"{message}"
-        '<form method="post" action="/login">'
-        f"{_hidden(csrf.FORM_FIELD, csrf.mask(secret))}{_hidden('next', next_path)}"
-        '<p><label>Username <input name="username" autocomplete="username" required '
-        f'value="{html.escape(username)}"></label></p>'
-        '<p><label>Password <input name="password" type="password" autocomplete="current-password" '
-        "required></label></p>"
-        '<p><button type="submit">Sign in</button></p></form>'
-    )
-    response = _page("Sign in", body, status=status)
+    response = _page(request, "login.html", {
+        "title": "Sign in", "error": error, "username": username, "next": next_path,
+        "csrf_token": csrf.mask(secret),
+    }, status)
     response.headers.extend(new_cookie)
     return response
 
@@ -166,21 +160,14 @@ def _safe_next(value: str | None) -> str:
 _ASCII_PRINTABLE = "".join(chr(code) for code in range(0x21, 0x7F))
 
 
-# -- HTML ------------------------------------------------------------------------------
+# -- pages ------------------------------------------------------------------------------
 
 
-def _hidden(name: str, value: str) -> str:
-    return f'<input type="hidden" name="{html.escape(name)}" value="{html.escape(value)}">'
-
-
-def _page(title: str, body: str, *, status: int = 200, meta_token: str | None = None) -> Response:
-    meta = f'<meta name="csrf-token" content="{html.escape(meta_token)}">' if meta_token else ""
-    text = (
-        "<!doctype html>"
-        f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)} - authhub</title>{meta}</head>'
-        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
-    return Response.html(text, status, PAGE_HEADERS)
+def _page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
+    """``template`` with the names every page of this package has (the form field, the paths)."""
+    names = {"csrf_field": csrf.FORM_FIELD, "action": LOGIN_PATH, "login_url": LOGIN_PATH,
+             "logout_url": LOGOUT_PATH}
+    return _hub(request).pages.render(template, {**names, **context}, package=PACKAGE, status=status)
 
 
 def _hub(request: Request) -> AuthHub:
