@@ -290,6 +290,9 @@ def serve(host: str, port: int, threads: int, workers: int, access_log: AccessLo
             sock.close()
         raise
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # waitress warns "Task queue depth is N" on every request that waits for a free thread: under load,
+    # one line per request that says nothing the access log's durations do not.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     configure_access_log(access_log)
     addresses = [sock.getsockname()[:2] for sock in sockets]
     urls = " ".join(f"http://[{h}]:{p}/" if ":" in h else f"http://{h}:{p}/" for h, p in addresses)

@@ -184,3 +184,28 @@ def test_serve_without_an_access_log(tmp_path):
     announced, lines = serve_and_read_the_log(tmp_path, "--access-log", "off")
     assert "access log off" in announced
     assert lines == []
+
+
+
+def test_serve_keeps_waitress_queue_warnings_out_of_the_log(tmp_path):
+    # One worker thread and eight clients at once: waitress queues requests, and warns
+    # "Task queue depth is N" for each unless authhub serve quiets it.
+    import concurrent.futures
+
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("AUTHHUB_")}
+    environ.update({"AUTHHUB_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"})
+    process = subprocess.Popen([sys.executable, "-m", "authhub", "serve", "--port", "0", "--threads", "1",
+                                "--access-log", "off"],
+                               env=environ, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        match = re.search(r"serving (http://127\.0\.0\.1:\d+/)", process.stderr.readline())
+        assert match
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda _: httpx.get(match.group(1) + "whoami", timeout=10).status_code,
+                                     range(200)))
+        assert statuses == [200] * 200
+    finally:
+        process.terminate()
+        _, rest = process.communicate(timeout=20)
+    assert "Task queue depth" not in rest
