@@ -50,10 +50,29 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
+class ConsentOrigins:
+    """A plugin that keeps the ``Origin`` of every consent post, as the server received it."""
+
+    def __init__(self) -> None:
+        self.seen: list[str | None] = []
+
+    @authhub.hookimpl
+    def authentication_outcome(self, outcome: authhub.Outcome) -> None:
+        request = outcome.request
+        if request.method == "POST" and request.path == "/oauth/authorize":
+            self.seen.append(next(iter(request.headers.get_all("origin")), None))
+
+
 @pytest.fixture
-def hub(authhub_make_hub: Callable[..., authhub.AuthHub]) -> authhub.AuthHub:
+def origins() -> ConsentOrigins:
+    return ConsentOrigins()
+
+
+@pytest.fixture
+def hub(authhub_make_hub: Callable[..., authhub.AuthHub], origins: ConsentOrigins) -> authhub.AuthHub:
     """The conftest's hub, with a description for the scope ``read`` (and none for ``write``)."""
-    return authhub_make_hub(schemes=["oauth", "session"], oauth={"scope_descriptions": {"read": "See your profile"}})
+    return authhub_make_hub(schemes=["oauth", "session"], oauth={"scope_descriptions": {"read": "See your profile"}},
+                            plugins={"origins": origins})
 
 
 class Site:
@@ -122,14 +141,6 @@ def client_app(hub: authhub.AuthHub, base: str, sites: Callable[[str], Site]) ->
     return ClientApp(hub, base, sites(CLIENT_HOST))
 
 
-def consent_posts(page: Any) -> list[dict[str, str]]:
-    """The headers of every POST to the authorization endpoint the page sends, as they are sent."""
-    seen: list[dict[str, str]] = []
-    page.on("request", lambda request: seen.append(request.all_headers())
-            if request.method == "POST" and "/oauth/authorize" in request.url else None)
-    return seen
-
-
 def csp_problems(page: Any) -> list[str]:
     problems: list[str] = []
     page.on("console", lambda message: problems.append(message.text)
@@ -148,10 +159,10 @@ def sign_in_and_reach_the_consent(page: Any, base: str, app: ClientApp) -> None:
 
 
 def test_allow_then_exchange_the_code_and_call_whoami(browser: Any, base: str, alice: object,
-                                                      client_app: ClientApp) -> None:
+                                                      client_app: ClientApp, origins: ConsentOrigins) -> None:
     context = browser.new_context()
     page = context.new_page()
-    posts, problems = consent_posts(page), csp_problems(page)
+    problems = csp_problems(page)
     sign_in_and_reach_the_consent(page, base, client_app)
 
     assert page.text_content("#client") == "Photo printer"
@@ -162,7 +173,7 @@ def test_allow_then_exchange_the_code_and_call_whoami(browser: Any, base: str, a
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(f"{client_app.redirect_uri}?*")
 
-    assert [post.get("origin") for post in posts] == [base]  # the site's own Origin, not "null"
+    assert origins.seen == [base]  # the site's own Origin, not "null"
     query = parse_qs(urlsplit(page.url).query)
     assert query["state"] == [client_app.state]
     token = client_app.oauth.fetch_token(f"{base}/oauth/token", authorization_response=page.url,
@@ -176,15 +187,14 @@ def test_allow_then_exchange_the_code_and_call_whoami(browser: Any, base: str, a
 
 
 def test_deny_comes_back_with_access_denied_and_no_code(browser: Any, base: str, alice: object, hub: authhub.AuthHub,
-                                                        client_app: ClientApp) -> None:
+                                                        client_app: ClientApp, origins: ConsentOrigins) -> None:
     context = browser.new_context()
     page = context.new_page()
-    posts = consent_posts(page)
     sign_in_and_reach_the_consent(page, base, client_app)
     page.get_by_role("button", name="Deny").click()
     page.wait_for_url(f"{client_app.redirect_uri}?*")
 
-    assert [post.get("origin") for post in posts] == [base]
+    assert origins.seen == [base]
     query = parse_qs(urlsplit(page.url).query)
     assert query["error"] == ["access_denied"]
     assert query["state"] == [client_app.state]
@@ -245,7 +255,8 @@ def forged_consent(action: str, fields: dict[str, str], *, referrer: str | None 
 ], ids=["same-site", "same-site-origin-null", "cross-site"])
 def test_a_consent_posted_from_another_origin_is_refused(
     browser: Any, base: str, hub: authhub.AuthHub, alice: object, client_app: ClientApp,
-    sites: Callable[[str], Site], attacker_host: str, referrer: str | None, status: int, refusal: str | None,
+    sites: Callable[[str], Site], origins: ConsentOrigins, attacker_host: str, referrer: str | None, status: int,
+    refusal: str | None,
 ) -> None:
     context = browser.new_context()
     page = context.new_page()
@@ -269,9 +280,11 @@ def test_a_consent_posted_from_another_origin_is_refused(
         assert response.header_value("location").startswith("/login?next=")
     assert codes_issued(hub) == 0
     assert not [visit for visit in client_app.site.visits if visit.startswith("/callback")]
+    assert origins.seen == ["null" if referrer else attacker.base]  # what Chromium sent with the forged form
     page.reload()
     assert page.text_content("#username") == "alice"  # still signed in, and the real form still works
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(f"{client_app.redirect_uri}?*")
     assert codes_issued(hub) == 1
+    assert origins.seen[1:] == [base]
     context.close()
