@@ -19,6 +19,9 @@ Application developers and authhub's own plugins use the same fixtures:
 ``authhub_auth_headers``
     ``authhub_auth_headers(user, scheme="token")`` makes working request
     headers of an installed scheme for a user (its ``auth_headers`` hook).
+``authhub_browser``
+    Debian's headless Chromium (``CHROMIUM_PATH``, default ``/usr/bin/chromium``)
+    driven by Playwright, one per test module: ``page = authhub_browser.new_page()``.
 ``authhub_account_hub``
     a hub whose users live in an application's own table with string ids
     (:class:`authhub.appusers.AccountStore`, reached as ``hub.users``):
@@ -82,6 +85,28 @@ def authhub_make_hub(tmp_path: Path) -> Iterator[Callable[..., AuthHub]]:
 @pytest.fixture
 def authhub_hub(authhub_make_hub: Callable[..., AuthHub]) -> AuthHub:
     return authhub_make_hub()
+
+
+#: How the tests start Chromium here: as root without its sandbox, and without the
+#: background connections that a closed network refuses (or waits on) at every start.
+CHROMIUM_ARGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+)
+
+
+@pytest.fixture(scope="module")
+def authhub_browser() -> Iterator[Any]:
+    """A headless Chromium driven by Playwright (``pip install playwright``; the browser is the system's)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=list(CHROMIUM_ARGS))
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ token through each flow and calls a protected operation with it.
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -24,7 +23,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from playwright.sync_api import Browser, Page, Request, sync_playwright
+from playwright.sync_api import Browser, Page, Request
 
 import authhub
 from authhub.contrib.fastapi import FastAPIAuth
@@ -32,10 +31,6 @@ from authhub.contrib.fastapi import FastAPIAuth
 authhub_oauth_clients = pytest.importorskip("authhub_oauth.clients", reason="needs authhub-oauth installed")
 pytest.importorskip("authhub_session", reason="the code flow's consent needs authhub-session installed")
 
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
 PASSWORD = "correct horse battery"
 
 
@@ -110,13 +105,6 @@ def serve() -> Iterator[Callable[[FastAPI], str]]:
     servers.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -154,9 +142,11 @@ def bearer_headers(page: Page) -> list[str]:
     return seen
 
 
-def test_the_document_describes_the_flows_swagger_ui_reads(hub: authhub.AuthHub, serve: Any, browser: Browser) -> None:
+def test_the_document_describes_the_flows_swagger_ui_reads(
+    hub: authhub.AuthHub, serve: Any, authhub_browser: Browser
+) -> None:
     base = serve(make_app(hub, {}))
-    page = browser.new_page()
+    page = authhub_browser.new_page()
     try:
         open_authorize_dialog(page, base)
         dialog = page.locator(".modal-ux").inner_text()
@@ -166,11 +156,11 @@ def test_the_document_describes_the_flows_swagger_ui_reads(hub: authhub.AuthHub,
     assert "/oauth/authorize" in dialog and "/oauth/token" in dialog
 
 
-def test_authorize_with_client_credentials(hub: authhub.AuthHub, serve: Any, browser: Browser) -> None:
+def test_authorize_with_client_credentials(hub: authhub.AuthHub, serve: Any, authhub_browser: Browser) -> None:
     client, secret = authhub_oauth_clients.create_client(hub, name="Swagger", grant_types=["client_credentials"])
     assert secret is not None
     base = serve(make_app(hub, {}))
-    page = browser.new_page()
+    page = authhub_browser.new_page()
     try:
         sent = bearer_headers(page)
         open_authorize_dialog(page, base)
@@ -188,7 +178,7 @@ def test_authorize_with_client_credentials(hub: authhub.AuthHub, serve: Any, bro
     assert len(sent) == 1 and sent[0].startswith("Bearer ")
 
 
-def test_authorize_with_the_code_flow_and_pkce(hub: authhub.AuthHub, serve: Any, browser: Browser) -> None:
+def test_authorize_with_the_code_flow_and_pkce(hub: authhub.AuthHub, serve: Any, authhub_browser: Browser) -> None:
     swagger_oauth: dict[str, Any] = {"usePkceWithAuthorizationCodeGrant": True}
     base = serve(make_app(hub, swagger_oauth))
     client, secret = authhub_oauth_clients.create_client(
@@ -197,7 +187,7 @@ def test_authorize_with_the_code_flow_and_pkce(hub: authhub.AuthHub, serve: Any,
     )
     assert secret is None
     swagger_oauth["clientId"] = client.client_id
-    context = browser.new_context()
+    context = authhub_browser.new_context()
     page = context.new_page()
     try:
         sent = bearer_headers(page)

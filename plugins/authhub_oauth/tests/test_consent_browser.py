@@ -12,7 +12,6 @@ consent page's ``Referrer-Policy: no-referrer`` made Chromium post it with
 from __future__ import annotations
 
 import html
-import os
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,20 +33,9 @@ from .conftest import PASSWORD
 playwright_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright (the oauth test extra)")
 pytest.importorskip("authhub_session", reason="the consent page needs authhub-session installed")
 
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
 CLIENT_HOST = "127.0.0.2"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 class ConsentOrigins:
@@ -158,9 +146,9 @@ def sign_in_and_reach_the_consent(page: Any, base: str, app: ClientApp) -> None:
     page.wait_for_url(f"{base}/oauth/authorize?*")
 
 
-def test_allow_then_exchange_the_code_and_call_whoami(browser: Any, base: str, alice: object,
+def test_allow_then_exchange_the_code_and_call_whoami(authhub_browser: Any, base: str, alice: object,
                                                       client_app: ClientApp, origins: ConsentOrigins) -> None:
-    context = browser.new_context()
+    context = authhub_browser.new_context()
     page = context.new_page()
     problems = csp_problems(page)
     sign_in_and_reach_the_consent(page, base, client_app)
@@ -186,9 +174,11 @@ def test_allow_then_exchange_the_code_and_call_whoami(browser: Any, base: str, a
     context.close()
 
 
-def test_deny_comes_back_with_access_denied_and_no_code(browser: Any, base: str, alice: object, hub: authhub.AuthHub,
-                                                        client_app: ClientApp, origins: ConsentOrigins) -> None:
-    context = browser.new_context()
+def test_deny_comes_back_with_access_denied_and_no_code(
+    authhub_browser: Any, base: str, alice: object, hub: authhub.AuthHub, client_app: ClientApp,
+    origins: ConsentOrigins,
+) -> None:
+    context = authhub_browser.new_context()
     page = context.new_page()
     sign_in_and_reach_the_consent(page, base, client_app)
     page.get_by_role("button", name="Deny").click()
@@ -203,10 +193,10 @@ def test_deny_comes_back_with_access_denied_and_no_code(browser: Any, base: str,
     context.close()
 
 
-def test_not_you_logs_out_and_comes_back_to_the_same_request(browser: Any, base: str, hub: authhub.AuthHub,
+def test_not_you_logs_out_and_comes_back_to_the_same_request(authhub_browser: Any, base: str, hub: authhub.AuthHub,
                                                              alice: object, client_app: ClientApp) -> None:
     hub.users.create("bob", PASSWORD)
-    context = browser.new_context()
+    context = authhub_browser.new_context()
     page = context.new_page()
     sign_in_and_reach_the_consent(page, base, client_app)
     consent_url = page.url
@@ -254,11 +244,11 @@ def forged_consent(action: str, fields: dict[str, str], *, referrer: str | None 
     ("127.0.0.2", None, 303, None),
 ], ids=["same-site", "same-site-origin-null", "cross-site"])
 def test_a_consent_posted_from_another_origin_is_refused(
-    browser: Any, base: str, hub: authhub.AuthHub, alice: object, client_app: ClientApp,
+    authhub_browser: Any, base: str, hub: authhub.AuthHub, alice: object, client_app: ClientApp,
     sites: Callable[[str], Site], origins: ConsentOrigins, attacker_host: str, referrer: str | None, status: int,
     refusal: str | None,
 ) -> None:
-    context = browser.new_context()
+    context = authhub_browser.new_context()
     page = context.new_page()
     sign_in_and_reach_the_consent(page, base, client_app)
     form = page.locator("form", has=page.get_by_role("button", name="Allow"))

@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 import authhub
 
 from .conftest import PASSWORD, Bank
-
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -77,9 +62,9 @@ def whoami(page: Page) -> dict[str, Any]:
     return page.evaluate("fetch('/whoami').then(response => response.json())")
 
 
-def test_sign_in_use_the_session_and_sign_out(browser: Browser, app: tuple[str, Bank]) -> None:
+def test_sign_in_use_the_session_and_sign_out(authhub_browser: Browser, app: tuple[str, Bank]) -> None:
     base, bank = app
-    context = browser.new_context()
+    context = authhub_browser.new_context()
     page = context.new_page()
 
     page.goto(f"{base}/login")
@@ -111,9 +96,9 @@ def test_sign_in_use_the_session_and_sign_out(browser: Browser, app: tuple[str, 
     context.close()
 
 
-def test_wrong_password_in_the_browser(browser: Browser, app: tuple[str, Bank]) -> None:
+def test_wrong_password_in_the_browser(authhub_browser: Browser, app: tuple[str, Bank]) -> None:
     base, _ = app
-    page = browser.new_page()
+    page = authhub_browser.new_page()
     page.goto(f"{base}/login")
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", "not the password")
@@ -130,10 +115,11 @@ def test_wrong_password_in_the_browser(browser: Browser, app: tuple[str, Bank]) 
     ("127.0.0.2", "Authentication credentials were not provided."),
 ], ids=["same-site", "cross-site"])
 def test_a_cross_origin_form_post_is_refused(
-    browser: Browser, app: tuple[str, Bank], attacker: Callable[[str, str], str], attacker_host: str, refusal: str
+    authhub_browser: Browser, app: tuple[str, Bank], attacker: Callable[[str, str], str], attacker_host: str,
+    refusal: str,
 ) -> None:
     base, bank = app
-    context = browser.new_context()
+    context = authhub_browser.new_context()
     page = context.new_page()
     page.goto(f"{base}/login")
     page.fill("input[name=username]", "alice")

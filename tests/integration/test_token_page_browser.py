@@ -7,33 +7,19 @@ authhub-token alone.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page
 
 import authhub
 import authhub_token
 
-pytest.importorskip("authhub_session", reason="authhub-session is not installed (tox's 'all' environment has it)")
-from playwright.sync_api import Browser, Page, sync_playwright
-
 PASSWORD = "correct horse battery staple"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -56,8 +42,8 @@ def sign_in(page: Page, base: str) -> None:
     page.wait_for_url(f"{base}/account/tokens")
 
 
-def test_create_list_and_revoke_a_token_in_the_browser(browser: Browser, base: str) -> None:
-    context = browser.new_context(viewport={"width": 375, "height": 740})  # a phone
+def test_create_list_and_revoke_a_token_in_the_browser(authhub_browser: Browser, base: str) -> None:
+    context = authhub_browser.new_context(viewport={"width": 375, "height": 740})  # a phone
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda message: problems.append(message.text) if "Content Security Policy" in message.text
@@ -100,8 +86,8 @@ def test_create_list_and_revoke_a_token_in_the_browser(browser: Browser, base: s
     context.close()
 
 
-def test_a_bad_lifetime_typed_into_the_form_is_explained(browser: Browser, base: str) -> None:
-    page = browser.new_page()
+def test_a_bad_lifetime_typed_into_the_form_is_explained(authhub_browser: Browser, base: str) -> None:
+    page = authhub_browser.new_page()
     sign_in(page, base)
     # a hand-edited form: the menu offers nothing past max_lifetime
     page.evaluate("document.querySelector('#token-expires').add(new Option('forever', 'never'))")

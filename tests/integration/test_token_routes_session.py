@@ -21,9 +21,6 @@ import authhub
 import authhub_token
 from authhub.server import make_app
 
-pytest.importorskip("authhub_basic", reason="authhub-basic is not installed (tox's 'all' environment has it)")
-pytest.importorskip("authhub_session", reason="authhub-session is not installed (tox's 'all' environment has it)")
-
 PASSWORD = "correct horse battery staple"
 HIDDEN_CSRF = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
 

@@ -9,14 +9,10 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 
+import flask
 import pytest
 
 import authhub
-
-pytest.importorskip("flask", reason="Flask is not installed (tox's 'all' environment has it)")
-pytest.importorskip("authhub_basic", reason="authhub-basic is not installed (tox's 'all' environment has it)")
-import flask
-
 from authhub.contrib.flask import FlaskAuth, current_user, hub_blueprint
 
 PASSWORD = "correct horse battery staple"
