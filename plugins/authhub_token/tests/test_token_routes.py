@@ -4,7 +4,7 @@ Basic and the session scheme are other distributions, so here the caller
 who may create tokens signs in with a tiny password scheme of the test's
 own (``Authorization: Password name:password``, checked by the user
 store), named in ``create_schemes``. The same endpoints with the real
-Basic and session schemes are in ``test_token_routes_session.py``.
+Basic and session schemes are in ``tests/integration/test_token_routes_session.py`` (it needs both plugins).
 """
 
 from __future__ import annotations
