@@ -112,6 +112,7 @@ class DatabaseLog:
         self._read_sql = str(read)
         self._read_positional = read.positional
         self._published = 0
+        self._seen_version: Any = None
 
     def publish(self, kind: str, key: str) -> None:
         now = time.time()
@@ -133,6 +134,8 @@ class DatabaseLog:
             connection.execute(f"LISTEN {CHANNEL}")
         else:
             connection.isolation_level = None  # autocommit: every read sees the latest commit
+            # Taken before the listener's first read of the log: a commit after it moves the version.
+            self._seen_version = self._scalar(connection, "PRAGMA data_version")
         return connection
 
     def _scalar(self, connection: Any, sql: str) -> Any:
@@ -155,10 +158,15 @@ class DatabaseLog:
             for _ in connection.notifies(timeout=timeout, stop_after=1):
                 pass
             return
-        version = self._scalar(connection, "PRAGMA data_version")
+        # Compared with the version seen at the last return, not at this call: a commit made
+        # while the listener was reading the log must wake it now, not a heartbeat later.
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not stop.wait(self.poll_interval):
-            if self._scalar(connection, "PRAGMA data_version") != version:
+        while time.monotonic() < deadline:
+            version = self._scalar(connection, "PRAGMA data_version")
+            if version != self._seen_version:
+                self._seen_version = version
+                return
+            if stop.wait(self.poll_interval):
                 return
 
     def read_after(self, connection: Any, after: Any) -> list[Row]:

@@ -160,3 +160,38 @@ def test_postgres_restart_catches_up_from_the_log(tmp_path):
         a.close()
         b.close()
         server.destroy()
+
+
+
+class Answering(Heard):
+    """Hears like :class:`Heard`; a "ping" makes another hub announce a "pong" at once, from the listener's thread."""
+
+    def __init__(self, other: authhub.AuthHub) -> None:
+        super().__init__()
+        self.other = other
+
+    @authhub.hookimpl
+    def invalidated(self, kind: str, key: str) -> None:
+        if kind == "ping":
+            self.other.invalidate("pong", key)  # committed before this listener goes back to watching
+        super().invalidated(kind, key)
+
+
+def test_sqlite_an_announcement_made_while_the_listener_reads_arrives_at_once(tmp_path):
+    # The announcement is committed while this hub's listener is still delivering the
+    # previous one: it must notice it on its next look, not at its next heartbeat (1 s).
+    b = hub_for_tests(tmp_path, load_entry_points=False)
+    b.upgrade()
+    answering = Answering(b)
+    a = hub_for_tests(tmp_path, load_entry_points=False, plugins={"answering": answering})
+    try:
+        assert a.changes.wait_until_current(BOUND)
+        for number in range(5):
+            started = time.monotonic()
+            b.invalidate("ping", str(number))
+            assert answering.wait_for(("pong", str(number)))
+            took = time.monotonic() - started
+            assert took < 0.5, f"the pong took {took * 1000:.0f} ms to arrive"
+    finally:
+        a.close()
+        b.close()
