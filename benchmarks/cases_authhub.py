@@ -299,7 +299,7 @@ def session(run_dir: Path, database: Path) -> list[Case]:
 def oauth(run_dir: Path, database: Path) -> list[Case]:
     """Bearer tokens: opaque ones this server issued (10,000 in the table), and RFC 9068 JWTs (RS256)."""
     try:
-        import authhub_oauth
+        from authhub_oauth.scheme import TEST_CLIENT_ID
     except ImportError:
         print("  authhub-oauth is not installed: no oauth cases", file=sys.stderr)
         return []
@@ -310,7 +310,7 @@ def oauth(run_dir: Path, database: Path) -> list[Case]:
     made = opaque.auth_headers("oauth", user)
     assert made is not None
     opaque_headers = [("host", "api.example"), *made.items()]
-    _fill_oauth_tokens(database, authhub_oauth.TEST_CLIENT_ID)
+    _fill_oauth_tokens(database, TEST_CLIENT_ID)
     jwks, token = _jwt_material(run_dir)
     jwt_hub = hub_for(run_dir, database, schemes=["oauth"], oauth={
         "token_source": "jwt", "jwks": str(jwks), "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE,
