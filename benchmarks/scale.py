@@ -140,6 +140,9 @@ def _fill_postgres(url: str, tokens: int) -> str:
                 copy.write_row(("default", "", now, str((i % fixtures.USERS) + 1),
                                 digest(key) if i == 0 else os.urandom(32), False))
     with psycopg.connect(url, autocommit=True) as connection:
+        # COPY gave the users their ids: move the sequence past them for the users made later.
+        connection.execute("SELECT setval(pg_get_serial_sequence('authhub_user', 'id'), "
+                           "(SELECT max(id) FROM authhub_user))")
         connection.execute("VACUUM ANALYZE")
     return key
 
