@@ -4,7 +4,9 @@ The ``oauth`` scheme reads ``Authorization: Bearer <token>`` (RFC 6750) and
 checks the token where the ``token_source`` setting says: tokens this
 server issued (stored as digests), JWT access tokens of an external issuer
 (RFC 9068), or a remote introspection endpoint (RFC 7662). ``request.auth``
-is then an :class:`AccessToken`.
+is then an :class:`AccessToken`. A token bound to a key (DPoP, RFC 9449)
+is accepted only as ``Authorization: DPoP <token>`` with a proof of that
+key (:mod:`authhub_oauth.dpop`).
 
 ``authhub serve`` gains the authorization server's endpoints (token,
 authorize with a consent page, revoke, introspect, metadata), all built on

@@ -1,4 +1,4 @@
-"""``authhub oauth clients create|list|delete``, ``authhub oauth tokens revoke`` and ``authhub oauth purge``.
+"""``authhub oauth clients create|list|delete``, ``tokens revoke``, ``keys list|rotate`` and ``purge``.
 
 Every command gets the configured hub from :func:`authhub.pass_hub`, which
 also turns a :class:`~authhub_oauth.clients.ClientError` (an
@@ -19,7 +19,16 @@ import sqlalchemy.orm
 import authhub
 from authhub import AuthHub
 from authhub_oauth.clients import create_client, delete_client, list_clients, revoke_tokens
-from authhub_oauth.models import GRANT_TYPES, AuthorizationCode, OAuthToken, changed, utcnow
+from authhub_oauth.models import (
+    GRANT_TYPES,
+    AuthorizationCode,
+    OAuthToken,
+    RevokedJWT,
+    SigningKeyRecord,
+    changed,
+    utcnow,
+)
+from authhub_oauth.scheme import OAuthScheme
 
 
 @click.group("oauth")
@@ -92,7 +101,10 @@ def clients_delete(hub: AuthHub, client_id: str) -> None:
               help="Keep rows that ended more recently than this: 45s, 30m, 12h, 90d, 2w.")
 @authhub.pass_hub
 def purge(hub: AuthHub, older_than: str) -> None:
-    """Delete expired authorization codes and token families that ended (expired or revoked); print how many went."""
+    """Delete expired authorization codes and token families that ended (expired or revoked); print how many went.
+
+    Expired entries of the JWT revocation list, and signing keys retired before the cut-off, go too.
+    """
     match = re.fullmatch(r"\s*([0-9]+)\s*([smhdw])\s*", older_than, re.IGNORECASE)
     if match is None:
         raise click.BadParameter(f"{older_than!r} is not a duration; use 45s, 30m, 12h, 90d or 2w",
@@ -126,6 +138,10 @@ def purge_rows(hub: AuthHub, before: dt.datetime) -> tuple[int, int]:
         codes = changed(session.execute(sa.delete(AuthorizationCode).where(AuthorizationCode.expires_at < before)))
         tokens = changed(session.execute(sa.delete(OAuthToken).where(~alive.exists()),
                                          execution_options={"synchronize_session": False}))
+        # The revocation list needs a JWT only until it expires; a key retired before ``before`` is published
+        # no more, and nothing it signed is alive.
+        session.execute(sa.delete(RevokedJWT).where(RevokedJWT.expires_at < utcnow()))
+        session.execute(sa.delete(SigningKeyRecord).where(SigningKeyRecord.retire_after < before))
     return codes, tokens
 
 
@@ -153,3 +169,45 @@ def tokens_revoke(hub: AuthHub, client_id: str | None, username: str | None, tok
         raise click.ClickException("no token on stdin")
     count = revoke_tokens(hub, client_id=client_id, user_id=user_id, token=token)
     click.echo(f"revoked {count} token(s)")
+
+
+@oauth_group.group("keys")
+def keys_group() -> None:
+    """The keys JWT access tokens and ID tokens are signed with."""
+
+
+@keys_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@authhub.pass_hub(read_only=True)
+def keys_list(hub: AuthHub, as_json: bool) -> None:
+    """List the signing keys: kid, algorithm, created, current, published until (never a private part)."""
+    keys = hub.find_scheme(OAuthScheme).server.keys.all_keys()
+    if as_json:
+        click.echo(json.dumps([key.as_json() for key in keys], indent=2))
+        return
+    if not keys:
+        click.echo("No signing keys yet: the first is made when a JWT or an ID token is first issued.")
+        return
+    now = utcnow()
+    click.echo("kid\talg\tcreated\tcurrent\tpublished until")
+    for key in keys:
+        if key.retire_after is None:
+            until = "while current"
+        else:
+            until = key.retire_after.isoformat(timespec="seconds") + (" (retired)" if key.retire_after <= now else "")
+        click.echo(f"{key.kid}\t{key.alg}\t{key.created_at.isoformat(timespec='seconds')}\t"
+                   f"{'yes' if key.is_current else 'no'}\t{until}")
+
+
+@keys_group.command("rotate")
+@authhub.pass_hub
+def keys_rotate(hub: AuthHub) -> None:
+    """Make new current keys; the old ones stay published until every token they signed has expired."""
+    server = hub.find_scheme(OAuthScheme).server
+    algorithms = server.tokens.algorithms()
+    if not algorithms:
+        raise click.ClickException("nothing is signed without oauth.issuer: set it (AUTHHUB_OAUTH_ISSUER) first")
+    made, retire_after = server.keys.rotate(algorithms)
+    for key in made:
+        click.echo(f"new current key {key.kid} ({key.alg})")
+    click.echo(f"the keys they replace stay published until {retire_after.isoformat(timespec='seconds')}")

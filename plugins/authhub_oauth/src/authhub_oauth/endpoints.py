@@ -10,6 +10,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from authhub_oauth.adapter import OAuthRequest
+from authhub_oauth.dpop import TOKEN_TYPE
 from authhub_oauth.models import OAuthClient, OAuthToken, aware, digest
 
 if TYPE_CHECKING:
@@ -116,6 +117,11 @@ class TokenIntrospection(IntrospectionEndpoint):  # type: ignore[misc]
         }
         if self.server.settings["issuer"]:
             payload["iss"] = self.server.settings["issuer"]
+        if row.dpop_jkt is not None:
+            # RFC 9449 §6.2: the key the token is bound to, so a resource server can check proofs.
+            payload["cnf"] = {"jkt": row.dpop_jkt}
+            if token.kind == "access_token":
+                payload["token_type"] = TOKEN_TYPE
         if user is not None:
             payload["username"] = user.username
             payload["sub"] = str(user.id)

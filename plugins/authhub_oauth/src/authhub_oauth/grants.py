@@ -20,7 +20,9 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grant
 from authlib.oauth2.rfc7636 import CodeChallenge
 
 from authhub_oauth.adapter import OAuthRequest
+from authhub_oauth.dpop import check_refresh
 from authhub_oauth.models import AuthorizationCode, OAuthClient, OAuthToken, changed, digest, utcnow
+from authhub_oauth.openid import authentication_time
 
 if TYPE_CHECKING:
     from authhub_oauth.server import OAuthServer
@@ -61,6 +63,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 code_challenge=data.get("code_challenge"),
                 code_challenge_method=data.get("code_challenge_method"),
                 expires_at=utcnow() + lifetime,
+                # OpenID Connect: repeated in the ID token (unused without scope openid).
+                nonce=data.get("nonce") or None,
+                auth_time=authentication_time(request.hub_request),
             ))
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
@@ -120,6 +125,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             return None
         if row.is_revoked() or row.is_refresh_expired():
             return None
+        check_refresh(row.dpop_jkt, public_client=self.request.client.is_public)  # RFC 9449 §5
         return row
 
     def authenticate_user(self, refresh_token: OAuthToken) -> Any:

@@ -22,6 +22,10 @@ class AccessToken:
     user: Any = None
     #: Where the token was checked: ``"opaque"``, ``"jwt"`` or ``"introspection"``.
     source: str = "opaque"
+    #: RFC 7638 thumbprint of the DPoP key the token is bound to (RFC 9449 ``cnf.jkt``); ``None``: a bearer token.
+    jkt: str | None = None
+    #: The ``jti`` of a JWT access token issued here (what its revocation names); ``None`` otherwise.
+    jti: str | None = None
 
     def has_scopes(self, *scopes: str) -> bool:
         """Whether the token grants every scope in ``scopes``."""

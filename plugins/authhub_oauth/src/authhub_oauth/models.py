@@ -1,4 +1,4 @@
-"""The tables of the authorization server: clients, authorization codes, tokens.
+"""The tables of the authorization server: clients, authorization codes, tokens, signing keys.
 
 Nothing secret is stored in the clear: client secrets, codes, access and
 refresh tokens are kept as SHA-256 digests. They are all generated here
@@ -7,6 +7,10 @@ slow hash and lets a token be found by its digest with one index lookup.
 
 Rows refer to users by ``str(user.id)`` (a user store may use integers,
 UUIDs or anything else), with no foreign key to any user table.
+
+Private signing keys (:class:`SigningKeyRecord`) are kept as JWKs, encrypted
+when ``oauth.key_encryption_key`` is set (:mod:`authhub_oauth.keys`), and
+never shown by a ``repr``.
 
 The rows double as Authlib's model mixins (``ClientMixin``,
 ``AuthorizationCodeMixin``, ``TokenMixin``), which is all Authlib asks of a
@@ -21,8 +25,9 @@ import hmac
 from typing import Any
 
 import sqlalchemy as sa
-from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMixin
+from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin
 from authlib.oauth2.rfc6749.util import scope_to_list
+from authlib.oidc.core import AuthorizationCodeMixin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authhub import Base
@@ -139,12 +144,23 @@ class AuthorizationCode(Base, AuthorizationCodeMixin):  # type: ignore[misc]
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
     used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    #: OpenID Connect: the ``nonce`` of the authentication request, repeated in the ID token.
+    nonce: Mapped[str | None] = mapped_column(sa.Text(), nullable=True)
+    #: OpenID Connect: when the user signed in (the session's start), the ID token's ``auth_time``.
+    auth_time: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
 
     def get_scope(self) -> str:
         return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int | None:
+        moment = aware(self.auth_time)
+        return None if moment is None else int(moment.timestamp())
 
     def is_expired(self) -> bool:
         expires_at = aware(self.expires_at)
@@ -180,6 +196,10 @@ class OAuthToken(Base, TokenMixin):  # type: ignore[misc]
     refresh_expires_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     refresh_used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    #: The ``jti`` of a JWT access token (``None`` for an opaque one): what its revocation is announced by.
+    jti: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, unique=True)
+    #: RFC 7638 thumbprint of the DPoP key the tokens are bound to (RFC 9449); ``None`` for bearer tokens.
+    dpop_jkt: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
 
     # -- Authlib's TokenMixin ------------------------------------------------------
 
@@ -208,3 +228,44 @@ class OAuthToken(Base, TokenMixin):  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return f"<OAuthToken id={self.id} client={self.client_id!r} family={self.family_id!r}>"
+
+
+class SigningKeyRecord(Base):
+    """A key this server signs JWT access tokens and ID tokens with.
+
+    At most one key per algorithm is current (``retire_after`` is ``NULL``);
+    a rotation sets the old key's ``retire_after`` to when the last token it
+    signed expires, until which its public half stays published.
+    """
+
+    __tablename__ = "oauth_signing_key"
+    __table_args__ = (
+        # Two processes making the first key at once: one insert fails and reads the other's.
+        sa.Index("uq_oauth_signing_key_current_alg", "alg", unique=True,
+                 sqlite_where=sa.text("retire_after IS NULL"), postgresql_where=sa.text("retire_after IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The RFC 7638 thumbprint of the public key.
+    kid: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    alg: Mapped[str] = mapped_column(sa.String(16))
+    #: The private JWK as JSON, or a JWE (``dir``, ``A256GCM``) of it under ``oauth.key_encryption_key``.
+    private_jwk: Mapped[str] = mapped_column(sa.Text())
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    #: ``NULL`` while current; after a rotation, the end of its publication.
+    retire_after: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+
+    def __repr__(self) -> str:
+        return f"<SigningKeyRecord kid={self.kid!r} alg={self.alg!r}>"
+
+
+class RevokedJWT(Base):
+    """A revoked JWT access token, by its ``jti``, until it expires (the revocation list of JWTs)."""
+
+    __tablename__ = "oauth_revoked_jwt"
+
+    jti: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+
+    def __repr__(self) -> str:
+        return f"<RevokedJWT {self.jti!r}>"

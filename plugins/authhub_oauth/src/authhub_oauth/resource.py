@@ -12,24 +12,36 @@ and a change of the user (``("user", id)``) drop them in every process on
 the store. Only access tokens are ever looked up, so only access tokens
 are ever kept: a refresh token presented as a bearer token is unknown.
 Introspection keeps its own answers (:class:`IntrospectionValidator`).
+
+DPoP (RFC 9449 §7): a token bound to a key (``AccessToken.jkt``, from
+``cnf.jkt`` or the token's row) is accepted only as ``Authorization: DPoP
+<token>`` with a fresh proof of that key for this request (method, URL,
+``ath``), each proof once; sent as ``Bearer`` it is refused, so a stolen
+token is useless without the key. Unbound tokens work as ``Bearer`` as
+before. The binding is checked on cache hits too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc6750 import InvalidTokenError
 
-from authhub import AuthHub, AuthhubError, MalformedCredentials, Request, SQLUserStore, TTLCache
+from authhub import AuthHub, AuthhubError, BadRequest, MalformedCredentials, Request, SQLUserStore, TTLCache
+from authhub_oauth.dpop import DPoPRefused, Proof, ProofChecker, ProofError, dpop_challenge, proof_header
 from authhub_oauth.errors import InvalidBearerRequest, InvalidToken, bearer_challenge
 from authhub_oauth.identity import AccessToken
+from authhub_oauth.issued_jwt import IssuedJWTValidator, looks_like_jwt
 from authhub_oauth.models import digest
+from authhub_oauth.replay import RedisReplayCache, ReplayCache, StoreReplayCache
 from authhub_oauth.validators import IntrospectionValidator, JWTTokenValidator, OpaqueTokenValidator
 
 #: RFC 6750 §2.1: ``b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="``
@@ -72,9 +84,12 @@ def bearer_token(request: Request, realm: str) -> str | None:
 class BearerResource:
     """One hub's resource server: the validator that ``token_source`` names, and its cache."""
 
-    def __init__(self, hub: AuthHub, settings: Mapping[str, Any]) -> None:
+    def __init__(self, hub: AuthHub, settings: Mapping[str, Any], *,
+                 issued_jwts: IssuedJWTValidator | None = None) -> None:
         self.hub = hub
         self.realm: str = settings["realm"]
+        #: The check of JWT access tokens issued here (a token with two dots goes to it); ``None``: none.
+        self.issued_jwts = issued_jwts
         source = settings["token_source"]
         self.validator: OpaqueTokenValidator | JWTTokenValidator | IntrospectionValidator
         if source == "jwt":
@@ -88,6 +103,10 @@ class BearerResource:
         self.cache: TTLCache[str, Verified] | None = (
             TTLCache(float(settings["cache_ttl"]), settings["cache_size"]) if caching else None
         )
+        #: DPoP proofs' checks (``None`` with ``dpop`` off: ``Authorization: DPoP`` is then not read).
+        self.proofs: ProofChecker | None = proof_checker(hub, settings) if settings["dpop"] else None
+        #: The origin a proof's ``htu`` must name; ``None``: the request's own.
+        self.origin = resource_origin(settings)
 
     @functools.cached_property
     def _users_announce(self) -> bool:
@@ -100,16 +119,84 @@ class BearerResource:
         return isinstance(self.hub.users, SQLUserStore)
 
     def authenticate(self, request: Request) -> Answer | None:
-        """``(user, AccessToken)`` for a good bearer token, ``None`` without one; raises for a bad one."""
+        """``(user, AccessToken)`` for a good access token, ``None`` without one; raises for a bad one.
+
+        With ``Authorization: DPoP`` the proof is checked, then the token, then that the
+        token is bound to the proof's key; the proof is recorded as used last.
+        """
+        dpop_token = self._dpop_token(request)
+        if dpop_token is None:
+            answer = self._bearer(request)
+            if answer is not None and answer[1].jkt is not None:
+                raise DPoPRefused("invalid_token", "The access token is bound to a DPoP key: send it as "
+                                                   "'Authorization: DPoP' with a DPoP proof.")
+            return answer
+        assert self.proofs is not None
+        proof = self._proof(request, dpop_token)
+        try:
+            answer = self._answer(request, dpop_token)
+        except InvalidToken as error:
+            raise DPoPRefused("invalid_token", error.detail) from None
+        bound = answer[1].jkt
+        if bound is None:
+            raise DPoPRefused("invalid_token", "The access token is not bound to a DPoP key: send it as "
+                                               "'Authorization: Bearer'.")
+        if not hmac.compare_digest(bound.encode(), proof.jkt.encode()):
+            raise DPoPRefused("invalid_token", "The DPoP proof is signed with another key than the one the "
+                                               "access token is bound to.")
+        try:
+            self.proofs.use(proof)
+        except ProofError as error:
+            raise DPoPRefused("invalid_dpop_proof", str(error)) from None
+        return answer
+
+    def _dpop_token(self, request: Request) -> str | None:
+        """The token of ``Authorization: DPoP <token>`` (RFC 9449 §7.1), ``None`` for any other header."""
+        if self.proofs is None:
+            return None
+        try:
+            token = request.credentials("DPoP", MAX_HEADER_SIZE)
+        except MalformedCredentials as error:
+            raise self._malformed(error.detail) from None
+        if token is not None and not B64TOKEN.fullmatch(token):
+            raise self._malformed("The access token is malformed.")
+        return token
+
+    def _malformed(self, detail: str) -> BadRequest:
+        """A malformed ``Authorization: DPoP`` header: 400 ``invalid_request`` (RFC 6750 §3.1, RFC 9449 §7.1)."""
+        assert self.proofs is not None
+        challenge = dpop_challenge(self.proofs.algorithms, "invalid_request", detail)
+        return BadRequest(detail, headers={"WWW-Authenticate": challenge})
+
+    def _proof(self, request: Request, token: str) -> Proof:
+        """The request's DPoP proof, checked for this request and ``token`` (not yet recorded as used)."""
+        assert self.proofs is not None
+        try:
+            value = proof_header(request)
+            if value is None:
+                raise ProofError("A DPoP-bound access token needs a DPoP proof in the 'DPoP' header.")
+            return self.proofs.check(value, method=request.method, url=self.request_url(request), access_token=token)
+        except ProofError as error:
+            raise DPoPRefused("invalid_dpop_proof", str(error)) from None
+
+    def request_url(self, request: Request) -> str:
+        """The URL a proof's ``htu`` must name: the configured origin (else the request's) and the path."""
+        return f"{self.origin or request.origin}{request.path}"
+
+    def _bearer(self, request: Request) -> Answer | None:
         token_string = bearer_token(request, self.realm)
         if token_string is None:
             return None
+        return self._answer(request, token_string)
+
+    def _answer(self, request: Request, token_string: str) -> Answer:
+        """The verified answer for ``token_string``: from the cache while it can be trusted, else checked."""
         cache = self._usable_cache()
         if cache is None:
             return self._verify(request, token_string)
         key = digest(token_string)
         kept = cache.get(key)
-        if kept is not None:
+        if kept is not None and not self._revoked_jwt(kept.answer):
             answer = kept.answer if self._users_announce or kept.user_id is None else self._current(kept)
             if answer is not None:
                 return answer
@@ -123,16 +210,31 @@ class BearerResource:
         return answer
 
     async def aauthenticate(self, request: Request) -> Answer | None:
-        """:meth:`authenticate` for ASGI: no token and a hit that needs no store are answered on the event loop."""
+        """:meth:`authenticate` for ASGI: no token and a hit that needs no store are answered on the event loop.
+
+        A DPoP request always goes to a thread: its proof is recorded in the store or Redis.
+        """
+        if self._dpop_token(request) is not None:
+            return await asyncio.to_thread(self.authenticate, request)
         token_string = bearer_token(request, self.realm)
         if token_string is None:
             return None
         cache = self._usable_cache()
         if cache is not None:
             kept = cache.get(digest(token_string))
-            if kept is not None and (kept.user_id is None or self._users_announce):
+            if kept is not None and kept.answer[1].jkt is None and (kept.user_id is None or self._users_announce) and (
+                    kept.answer[1].jti is None or self._known_live_jwt(kept.answer[1].jti)):
                 return kept.answer
         return await asyncio.to_thread(self.authenticate, request)
+
+    def _revoked_jwt(self, answer: Answer) -> bool:
+        """Whether a kept answer is a JWT issued here that was revoked since: the revocation list, on every hit."""
+        jti = answer[1].jti
+        return jti is not None and self.issued_jwts is not None and self.issued_jwts.revoked.is_revoked(jti)
+
+    def _known_live_jwt(self, jti: str) -> bool:
+        """Whether memory alone says a JWT issued here is not revoked (on the event loop the store is not asked)."""
+        return self.issued_jwts is not None and self.issued_jwts.revoked.known_revoked(jti) is False
 
     def _usable_cache(self) -> TTLCache[str, Verified] | None:
         """The cache while it can be trusted: only while the invalidation channel is current (fail closed)."""
@@ -148,13 +250,17 @@ class BearerResource:
 
     def _verify(self, request: Request, token_string: str) -> Answer:
         """Check the token with the validator, as Authlib's ``ResourceProtector`` would."""
+        validator: OpaqueTokenValidator | JWTTokenValidator | IntrospectionValidator | IssuedJWTValidator
+        validator = self.validator
+        if self.issued_jwts is not None and looks_like_jwt(token_string):
+            validator = self.issued_jwts  # opaque tokens issued here never have a dot
         try:
             # What Authlib's ResourceProtector does once the header is read.
-            token: Any = self.validator.authenticate_token(token_string)
-            self.validator.validate_token(token, None, request)
-            return self.validator.identity(token)
+            token: Any = validator.authenticate_token(token_string)
+            validator.validate_token(token, None, request)
+            return validator.identity(token)
         except InvalidTokenError as error:
-            if isinstance(self.validator, OpaqueTokenValidator):
+            if isinstance(validator, OpaqueTokenValidator):
                 # Guessing tokens: count it against the token's first characters and
                 # the address; 429 once they are locked. Good tokens never pay for it.
                 subject = f"bearer:{token_string[:8]}"
@@ -186,12 +292,36 @@ class BearerResource:
     def close(self) -> None:
         if self.cache is not None:
             self.cache.clear()
+        if self.proofs is not None:
+            self.proofs.replay.close()
         if isinstance(self.validator, (JWTTokenValidator, IntrospectionValidator)):
             self.validator.close()
 
 
-def challenge_for(realm: str, error: AuthhubError | None) -> str:
-    """This scheme's ``WWW-Authenticate`` for a 401: bare, or with ``invalid_token``."""
+def proof_checker(hub: AuthHub, settings: Mapping[str, Any]) -> ProofChecker:
+    """The DPoP checks of one hub, its used proofs in Redis when configured, else in its store."""
+    max_age = settings["dpop_proof_max_age"]
+    replay: ReplayCache
+    if settings["dpop_replay_redis_url"]:
+        replay = RedisReplayCache(settings["dpop_replay_redis_url"])
+    else:
+        replay = StoreReplayCache(hub.store, purge_every=max(60.0, float(max_age)))
+    return ProofChecker(settings["dpop_algorithms"], max_age, replay)
+
+
+def resource_origin(settings: Mapping[str, Any]) -> str | None:
+    """``resource_url``, else the issuer's origin; ``None`` when neither is set (the request's own origin then)."""
+    configured = settings["resource_url"] or settings["issuer"]
+    if not configured:
+        return None
+    parts = urlsplit(str(configured))
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def challenge_for(realm: str, error: AuthhubError | None, dpop_algorithms: Sequence[str] = ()) -> str:
+    """This scheme's ``WWW-Authenticate`` for a 401: bare, with ``invalid_token``, or DPoP's (RFC 9449 §7.1)."""
+    if isinstance(error, DPoPRefused):
+        return dpop_challenge(dpop_algorithms, error.error, error.detail)
     if isinstance(error, InvalidToken):
         return bearer_challenge(realm, "invalid_token", error.detail)
     return bearer_challenge(realm)

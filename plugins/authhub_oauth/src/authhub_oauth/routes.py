@@ -20,8 +20,10 @@ from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from authhub import AuthenticationFailed, Outcome, PermissionDenied, Request, Response, Route, TooManyRequests
+from authhub_oauth import dpop
 from authhub_oauth.adapter import OAuthRequest, basic_client_credentials
 from authhub_oauth.consent import consent_page
+from authhub_oauth.openid import openid_metadata, refuse_silent_consent
 from authhub_oauth.server import OAuthServer
 
 #: The consent form's field that ties it to the authorization request it was shown for.
@@ -65,7 +67,13 @@ def token(server: OAuthServer, request: Request) -> Response:
     oauth_request = _oauth_request(server, request, from_query=False)
     if isinstance(oauth_request, Response):
         return oauth_request
-    return _client_lockout(server, request, oauth_request, lambda: server.create_token_response(oauth_request))
+    try:  # RFC 9449 §5: a DPoP proof binds the tokens issued to its key
+        jkt = dpop.token_request_key(server.dpop_proofs, server.issuer(), request)
+    except dpop.ProofError as error:
+        refused: Response = server.handle_error_response(oauth_request, dpop.InvalidDPoPProofError(str(error)))
+        return refused
+    with dpop.binding(jkt):
+        return _client_lockout(server, request, oauth_request, lambda: server.create_token_response(oauth_request))
 
 
 def revoke(server: OAuthServer, request: Request) -> Response:
@@ -154,14 +162,17 @@ def authorize(server: OAuthServer, request: Request) -> Response:
     oauth_request = _oauth_request(server, request, from_query=True)
     if isinstance(oauth_request, Response):
         return oauth_request
+    identity = request.identity
+    signed_in = identity.is_authenticated and identity.scheme in server.settings["consent_schemes"]
     try:
-        grant = server.get_consent_grant(oauth_request)
+        # The user goes in for OpenID Connect's prompt=none: login_required without one (OIDC Core §3.1.2.6).
+        grant = server.get_consent_grant(oauth_request, end_user=identity.user if signed_in else None)
+        refuse_silent_consent(grant)
     except OAuth2Error as error:
         refused: Response = server.handle_error_response(oauth_request, error)
         return refused
 
-    identity = request.identity
-    if not identity.is_authenticated or identity.scheme not in server.settings["consent_schemes"]:
+    if not signed_in:
         target = request.path + (f"?{request.query_string}" if request.query_string else "")
         return Response.redirect(f"{server.settings['login_url']}?next={quote(target, safe='')}", 303,
                                  PAGE_HEADERS)
@@ -233,5 +244,7 @@ def metadata(server: OAuthServer, request: Request) -> Response:
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": pkce_methods,
+        **dpop.metadata(server.dpop_proofs),
+        **openid_metadata(issuer),  # OpenID Connect Discovery 1.0: the same document
     })
     return Response.json(dict(document), headers=[("Cache-Control", "public, max-age=3600")])

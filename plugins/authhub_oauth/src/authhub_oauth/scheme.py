@@ -10,15 +10,17 @@ goes away with the hub. The module functions (``create_client``,
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 import authhub
 from authhub import AuthHub, AuthhubError, Request, Route, UserLike
-from authhub_oauth import routes
+from authhub_oauth import provider, routes
 from authhub_oauth import settings as oauth_settings
 from authhub_oauth.identity import AccessToken
+from authhub_oauth.issued_jwt import IssuedJWTValidator
 from authhub_oauth.resource import BearerResource, challenge_for
 from authhub_oauth.server import OAuthServer
 
@@ -26,6 +28,12 @@ log = logging.getLogger("authhub.oauth")
 
 #: The client that ``auth_headers`` issues test tokens through.
 TEST_CLIENT_ID = "authhub-test-client"
+
+
+def checks_issued_tokens(settings: Mapping[str, Any]) -> bool:
+    """Whether the resource server of ``settings`` checks the tokens this server issued."""
+    source = settings["token_source"]
+    return bool(source == "opaque")
 
 
 class OAuthScheme(authhub.Scheme):
@@ -42,8 +50,24 @@ class OAuthScheme(authhub.Scheme):
         super().__init__(hub, name, settings)
         oauth_settings.check(settings)
         self.realm: str = settings["realm"]
-        self.resource = BearerResource(hub, settings)
         self.server = OAuthServer(hub, settings)
+        self.resource = BearerResource(hub, settings, issued_jwts=self._issued_jwts(settings))
+        self.server.dpop_proofs = self.resource.proofs  # one record of used DPoP proofs per hub
+
+    def _issued_jwts(self, settings: Mapping[str, Any]) -> IssuedJWTValidator | None:
+        """The check of the JWT access tokens issued here, for a resource server of this server's tokens."""
+        if not checks_issued_tokens(settings):
+            return None
+        return IssuedJWTValidator(self.hub, settings, self.server.keys, self.server.revoked_jwts)
+
+    @functools.cached_property
+    def issued_tokens(self) -> BearerResource:
+        """The resource server of the tokens issued here (``/oauth/userinfo``): :attr:`resource` unless it checks
+        another issuer's."""
+        if checks_issued_tokens(self.settings):
+            return self.resource
+        settings = provider.issued_settings(self.settings)
+        return BearerResource(self.hub, settings, issued_jwts=self._issued_jwts(settings))
 
     def openapi(self) -> dict[str, Any]:
         """OAuth 2.0 with this hub's flows when it issues the tokens; a plain bearer token otherwise.
@@ -84,15 +108,19 @@ class OAuthScheme(authhub.Scheme):
 
     @authhub.hookimpl
     def challenge(self, error: AuthhubError | None) -> str:
-        return challenge_for(self.realm, error)
+        return challenge_for(self.realm, error, self.settings["dpop_algorithms"])
 
     @authhub.hookimpl
     def serve_routes(self) -> list[Route]:
-        return routes.routes(self.server)
+        return [*routes.routes(self.server), *provider.routes(self)]
 
     @authhub.hookimpl
     def invalidated(self, kind: str, key: str) -> None:
         self.resource.invalidated(kind, key)
+        if "issued_tokens" in self.__dict__ and self.issued_tokens is not self.resource:
+            self.issued_tokens.invalidated(kind, key)
+        self.server.keys.invalidated(kind, key)
+        self.server.revoked_jwts.invalidated(kind, key)
 
     @authhub.hookimpl
     def user_changed(self, user: UserLike) -> None:
@@ -111,3 +139,5 @@ class OAuthScheme(authhub.Scheme):
 
     def close(self) -> None:
         self.resource.close()
+        if "issued_tokens" in self.__dict__ and self.issued_tokens is not self.resource:
+            self.issued_tokens.close()

@@ -2,26 +2,25 @@
 
 * :class:`OpaqueTokenValidator` - tokens this server issued, found by digest.
 * :class:`JWTTokenValidator` - RFC 9068 JWT access tokens of an external
-  issuer, verified against its JWKS with an algorithm allow-list.
+  issuer, verified against its JWKS (a file, a URL, or found through the
+  issuer's metadata: :mod:`authhub_oauth.jwks`) with an algorithm allow-list.
 * :class:`IntrospectionValidator` - RFC 7662 introspection of a remote
   authorization server, with a short, bounded cache (:class:`authhub.TTLCache`).
 
 Authlib does the protocol work (signature, claims, ``active``); each class
 adds what Authlib leaves to the application: where keys and rows come
 from, and who the token's user is (:meth:`identity`), always through the
-hub's user store (``hub.users``). Each validator belongs to one hub's
-:class:`authhub_oauth.OAuthScheme`, which closes its HTTP client.
+hub's user store (``hub.users``), and the DPoP key a token is bound to
+(``AccessToken.jkt``, from ``cnf.jkt`` or the token's row). Each validator
+belongs to one hub's :class:`authhub_oauth.OAuthScheme`, which closes its
+HTTP client.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
-import threading
-import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -36,6 +35,7 @@ from joserfc.jwk import KeySet
 
 from authhub import AuthHub, PreparedRead, SQLUserStore, StoreUnavailable, TTLCache, User
 from authhub_oauth.identity import AccessToken, ClientPrincipal
+from authhub_oauth.jwks import DiscoveredKeys, FileKeys, KeySource, URLKeys
 from authhub_oauth.models import OAuthToken, aware, digest
 
 INACTIVE_USER = "The token's user is inactive or deleted."
@@ -66,7 +66,7 @@ def _timestamp(value: Any, claim: str = "exp") -> dt.datetime | None:
 
 
 #: RFC 7662 §2.2 ``token_type`` values (RFC 6749 §7.1 types) that name an access token.
-ACCESS_TOKEN_TYPES = frozenset({"bearer", "access_token"})
+ACCESS_TOKEN_TYPES = frozenset({"bearer", "dpop", "access_token"})
 #: RFC 9068 §4: the ``typ`` header of a JWT access token.
 JWT_ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 
@@ -84,6 +84,19 @@ def _subject(hub: AuthHub, username: str | None, client_id: str | None) -> tuple
     if not client_id:
         raise InvalidTokenError(UNKNOWN_SUBJECT)
     return ClientPrincipal(client_id), None
+
+
+def _bound_key(confirmation: Any) -> str | None:
+    """The DPoP key thumbprint of a ``cnf`` claim (RFC 9449 §6); ``None`` for a bearer token.
+
+    :raises InvalidTokenError: a token bound some other way (an mTLS certificate, RFC 8705),
+        which this server cannot check: refused rather than taken as a bearer token.
+    """
+    if confirmation is None:
+        return None
+    if isinstance(confirmation, dict) and isinstance(confirmation.get("jkt"), str) and confirmation["jkt"]:
+        return str(confirmation["jkt"])
+    raise InvalidTokenError("The access token is bound to a key in a way this server cannot check.")
 
 
 # -- opaque tokens issued here ------------------------------------------------------
@@ -104,6 +117,8 @@ class IssuedToken:
     expires_at: dt.datetime
     revoked_at: dt.datetime | None
     user: User | None = None
+    #: The DPoP key the token is bound to (its thumbprint), ``None`` for a bearer token.
+    dpop_jkt: str | None = None
 
     def get_scope(self) -> str:
         return self.scope
@@ -138,7 +153,8 @@ class OpaqueTokenValidator(BearerTokenValidator):  # type: ignore[misc]
         # Prepared on first use, not when the hub is built: the user store may
         # need its database, and building a hub must not.
         tokens = OAuthToken.__table__
-        columns = [tokens.c.client_id, tokens.c.user_id, tokens.c.scope, tokens.c.expires_at, tokens.c.revoked_at]
+        columns = [tokens.c.client_id, tokens.c.user_id, tokens.c.scope, tokens.c.expires_at, tokens.c.revoked_at,
+                   tokens.c.dpop_jkt]
         if not self._joined:
             return self.hub.store.prepare(
                 sa.select(*columns).where(tokens.c.access_token_digest == sa.bindparam("digest"))
@@ -155,11 +171,11 @@ class OpaqueTokenValidator(BearerTokenValidator):  # type: ignore[misc]
         row = self._lookup.fetch_one(digest=digest(token_string))
         if row is None:
             return None
-        client_id, user_id, scope, expires_at, revoked_at = row[:5]
+        client_id, user_id, scope, expires_at, revoked_at, dpop_jkt = row[:6]
         expiry = aware(expires_at)
         assert expiry is not None
-        user = _joined_user(row[5:]) if self._joined else None
-        return IssuedToken(client_id, user_id, scope or "", expiry, revoked_at, user)
+        user = _joined_user(row[6:]) if self._joined else None
+        return IssuedToken(client_id, user_id, scope or "", expiry, revoked_at, user, dpop_jkt)
 
     def validate_token(self, token: IssuedToken | None, scopes: Any, request: Any) -> None:
         # Authlib's checks, each with its own description for the client.
@@ -181,7 +197,7 @@ class OpaqueTokenValidator(BearerTokenValidator):  # type: ignore[misc]
                 raise InvalidTokenError(INACTIVE_USER)
         auth = AccessToken(
             scopes=_scopes(token.scope), client_id=token.client_id, expires_at=token.expires_at,
-            user=user, source="opaque",
+            user=user, source="opaque", jkt=token.dpop_jkt,
         )
         return (user if user is not None else ClientPrincipal(token.client_id)), auth
 
@@ -193,53 +209,6 @@ def _joined_user(columns: Sequence[Any]) -> User | None:
 
 
 # -- JWT access tokens (RFC 9068) -----------------------------------------------------
-
-
-class KeySource:
-    """An issuer's JWKS from a file or a URL, kept for a while and re-read on an unknown ``kid``.
-
-    Re-reading is limited to once every ``min_refresh`` seconds, so tokens
-    with made-up key ids cannot make us hammer the issuer.
-    """
-
-    def __init__(self, location: str, *, max_age: float, http: httpx.Client | None,
-                 min_refresh: float = 10.0) -> None:
-        self.location = location
-        self.max_age = max_age
-        self.http = http
-        self.min_refresh = min_refresh
-        self._keys: KeySet | None = None
-        self._loaded_at = 0.0
-        self._lock = threading.Lock()
-
-    def key_set(self) -> KeySet:
-        with self._lock:
-            if self._keys is None or time.monotonic() - self._loaded_at > self.max_age:
-                self._load()
-            assert self._keys is not None
-            return self._keys
-
-    def refresh(self) -> bool:
-        """Read the JWKS again unless that was done very recently; whether it was."""
-        with self._lock:
-            if time.monotonic() - self._loaded_at < self.min_refresh:
-                return False
-            self._load()
-            return True
-
-    def _load(self) -> None:
-        try:
-            if self.http is not None:
-                response = self.http.get(self.location)
-                response.raise_for_status()
-                data = response.json()
-            else:
-                data = json.loads(Path(self.location).read_text(encoding="utf-8"))
-            keys = KeySet.import_key_set(data)
-        except (OSError, ValueError, httpx.HTTPError, JoseError) as exc:
-            raise StoreUnavailable("The token issuer's keys are unavailable.") from exc
-        self._keys = keys
-        self._loaded_at = time.monotonic()
 
 
 def _http_client(settings: Mapping[str, Any]) -> httpx.Client:
@@ -259,9 +228,18 @@ class JWTTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
         super().__init__(settings["jwt_issuer"], settings["jwt_audience"], realm=settings["realm"])
         self.hub = hub
         self.algorithms = frozenset(settings["jwt_algorithms"])
-        location: str = settings["jwks"]
-        self.http = _http_client(settings) if location.startswith(("https://", "http://")) else None
-        self.keys = KeySource(location, max_age=settings["jwks_cache_seconds"], http=self.http)
+        location: str | None = settings["jwks"]
+        self.http = _http_client(settings) if not location or location.startswith(("https://", "http://")) else None
+        loader: FileKeys | URLKeys | DiscoveredKeys
+        if not location:
+            assert self.http is not None
+            loader = DiscoveredKeys(self.http, settings["jwt_issuer"])
+        elif self.http is not None:
+            loader = URLKeys(self.http, location)
+        else:
+            loader = FileKeys(location)
+        self.keys = KeySource(loader, max_age=settings["jwks_cache_seconds"],
+                              min_refresh=settings["jwks_min_refresh_seconds"])
 
     def close(self) -> None:
         if self.http is not None:
@@ -281,11 +259,15 @@ class JWTTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
         if not isinstance(typ, str) or typ.lower() not in JWT_ACCESS_TOKEN_TYPES:
             # An ID token or a refresh token of the same issuer is not an access token (RFC 9068 §4).
             raise InvalidTokenError("The token is not a JWT access token: its 'typ' must be 'at+jwt'.")
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise InvalidTokenError("The access token is not a valid JWT.")
+        # Fetches the keys again (rate-limited) when they lack this kid; get_jwks then
+        # hands Authlib the published key set, and joserfc checks against that kid's key only.
+        self.keys.prepare(kid)
         try:
             return super().authenticate_token(token_string)
         except InvalidTokenError as error:
-            if isinstance(error.__cause__, InvalidKeyIdError) and self.keys.refresh():
-                return super().authenticate_token(token_string)
             raise InvalidTokenError(_jwt_problem(error.__cause__)) from error
 
     def validate_token(self, token: Any, scopes: Any, request: Any, **kwargs: Any) -> None:
@@ -299,7 +281,7 @@ class JWTTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
         expires_at = _timestamp(claims.get("exp"))
         request_user, user = _subject(self.hub, claims.get("sub"), client_id)
         auth = AccessToken(scopes=_scopes(claims.get("scope")), client_id=client_id,
-                           expires_at=expires_at, user=user, source="jwt")
+                           expires_at=expires_at, user=user, source="jwt", jkt=_bound_key(claims.get("cnf")))
         return request_user, auth
 
 
@@ -412,5 +394,6 @@ class IntrospectionValidator(IntrospectTokenValidator):  # type: ignore[misc]
         client_id = answer.get("client_id")
         request_user, user = _subject(self.hub, answer.get("username"), client_id)
         auth = AccessToken(scopes=_scopes(answer.get("scope")), client_id=client_id,
-                           expires_at=_timestamp(answer.get("exp")), user=user, source="introspection")
+                           expires_at=_timestamp(answer.get("exp")), user=user, source="introspection",
+                           jkt=_bound_key(answer.get("cnf")))
         return request_user, auth
