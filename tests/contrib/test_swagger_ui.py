@@ -26,10 +26,9 @@ from fastapi.staticfiles import StaticFiles
 from playwright.sync_api import Browser, Page, Request
 
 import authhub
+import authhub_session  # noqa: F401 - the code flow's consent page (the adapters env installs it)
 from authhub.contrib.fastapi import FastAPIAuth
-
-authhub_oauth_clients = pytest.importorskip("authhub_oauth.clients", reason="needs authhub-oauth installed")
-pytest.importorskip("authhub_session", reason="the code flow's consent needs authhub-session installed")
+from authhub_oauth import clients as authhub_oauth_clients  # the adapters env installs it
 
 PASSWORD = "correct horse battery"
 

@@ -25,13 +25,11 @@ from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
 import authhub
+import authhub_session  # noqa: F401 - the consent page is the session plugin's login (oauth test extra)
 from authhub_oauth.clients import create_client
 from authhub_oauth.models import AuthorizationCode
 
 from .conftest import PASSWORD
-
-playwright_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright (the oauth test extra)")
-pytest.importorskip("authhub_session", reason="the consent page needs authhub-session installed")
 
 CLIENT_HOST = "127.0.0.2"
 

@@ -27,8 +27,7 @@ from .provider_fixtures import Served, issuer_server, validated_id_token
 
 __all__ = ["issuer_server"]  # a fixture, used by name
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright (the oauth test extra)")
-pytest.importorskip("authhub_session", reason="the login page needs authhub-session installed")
+import authhub_session  # noqa: F401 - the login page is the session plugin's (oauth test extra)
 
 RELYING_PARTY_HOST = "127.0.0.2"
 
