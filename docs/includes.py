@@ -1,7 +1,9 @@
 """Markers that pull text from elsewhere in the repository into a page of the site.
 
 A hand-written page says where its text lives instead of copying it, so
-the site and the README (or SECURITY.md) cannot tell two stories:
+the site and the README (or SECURITY.md) cannot tell two stories. The README
+is a short front page; what the site takes from it is what must be on both
+(the two commands, the tour, the smallest application, the benchmark tables):
 
 - ``<!-- authhub:include README.md "Performance" -->`` is the README's
   ``## Performance`` section, its heading dropped (the page has its own);
@@ -12,9 +14,11 @@ the site and the README (or SECURITY.md) cannot tell two stories:
 
 Relative links in included text are rewritten for the page: to the page
 of the site that holds the target (``docs/design.md`` -> ``design.md``),
-otherwise to the file in the repository on GitHub. A marker that names a
-missing file or section, or a plugin that is not installed, is an error
-(the build stops), never an empty page.
+otherwise to the file in the repository on GitHub. Absolute links to such a
+file on GitHub (all the README's links are absolute, for the package index)
+become links to its page too. A marker that names a missing file or
+section, or a plugin that is not installed, is an error (the build stops),
+never an empty page.
 """
 
 from __future__ import annotations
@@ -81,18 +85,39 @@ def without_title(text: str) -> str:
     return rest.lstrip("\n") if first.startswith("# ") else text
 
 
+def site_page(repo_path: str) -> str | None:
+    """The page of the site that shows the repository file ``repo_path``, if one does."""
+    if repo_path in SITE_PAGES:
+        return SITE_PAGES[repo_path]
+    if repo_path.startswith("docs/") and repo_path.endswith(".md"):
+        return repo_path[len("docs/"):]
+    return None
+
+
 def rewrite_links(text: str, source: str, page: str, repository: str) -> str:
-    """Make the relative links of ``text`` (from the repository file ``source``) work on the site page ``page``."""
+    """Make the links of ``text`` (from the repository file ``source``) work on the site page ``page``.
+
+    Relative links go to the site's page for their target, otherwise to the file on the
+    repository's site. Absolute links to a file of this repository that the site shows as a page
+    (the README must link absolutely: its links also appear on the package index) go to that page.
+    """
+    on_repository = re.compile(re.escape(repository.rstrip("/")) + r"/(?:blob|tree)/main/(?P<path>[^#]+)")
+
     def fix(match: re.Match[str]) -> str:
         target = match["target"]
+        path, hash_, fragment = target.partition("#")
+        absolute = on_repository.fullmatch(path)
+        if absolute is not None:
+            shown = site_page(absolute["path"])
+            if shown is None:
+                return match[0]
+            return f"{match['text']}({posixpath.relpath(shown, posixpath.dirname(page) or '.')}{hash_}{fragment})"
         if re.match(r"[a-z][a-z0-9+.-]*:|#|/", target):
             return match[0]  # absolute, or an anchor of the same text
-        path, hash_, fragment = target.partition("#")
         repo_path = posixpath.normpath(posixpath.join(posixpath.dirname(source), path))
-        if repo_path in SITE_PAGES:
-            new = posixpath.relpath(SITE_PAGES[repo_path], posixpath.dirname(page) or ".") + hash_ + fragment
-        elif repo_path.startswith("docs/") and repo_path.endswith(".md"):
-            new = posixpath.relpath(repo_path[len("docs/"):], posixpath.dirname(page) or ".") + hash_ + fragment
+        shown = site_page(repo_path)
+        if shown is not None:
+            new = posixpath.relpath(shown, posixpath.dirname(page) or ".") + hash_ + fragment
         else:
             kind = "tree" if (ROOT / repo_path).is_dir() else "blob"
             new = f"{repository.rstrip('/')}/{kind}/main/{repo_path}" + hash_ + fragment

@@ -151,7 +151,7 @@ def test_every_marker_of_every_page_resolves(includes: ModuleType) -> None:
         text = includes.expand(markdown, page, "https://example.org/repo", lambda name: f"(settings of {name})")
         assert "<!-- authhub:" not in text, page
         expanded += text != markdown
-    assert expanded >= 8, "the pages that include the README, SECURITY.md and settings tables"
+    assert expanded >= 8, "the pages that include the README's sections, SECURITY.md and settings tables"
 
 
 def test_included_links_are_rewritten_for_the_page(includes: ModuleType) -> None:
@@ -168,6 +168,23 @@ def test_included_links_are_rewritten_for_the_page(includes: ModuleType) -> None
     assert "[plugins](https://example.org/repo/tree/main/plugins)" in out
     assert "[RFC](https://www.rfc-editor.org/rfc/rfc7617) and [below](#tables)" in out
     assert "value = table[key](argument)" in out
+
+
+def test_absolute_links_to_a_file_the_site_shows_go_to_its_page(includes: ModuleType) -> None:
+    """The README links absolutely (for the package index); on the site its links stay on the site."""
+    text = (
+        "[the chain](https://example.org/repo/blob/main/docs/chain.md#rules),"
+        " [security](https://example.org/repo/blob/main/SECURITY.md),"
+        " [the example](https://example.org/repo/tree/main/docs/example-plugin),"
+        " [the CLI](https://example.org/repo/blob/main/authhub/cli.py),"
+        " [elsewhere](https://example.org/other/blob/main/docs/chain.md)\n"
+    )
+    out = includes.rewrite_links(text, "README.md", "schemes/token.md", "https://example.org/repo")
+    assert "[the chain](../chain.md#rules)" in out
+    assert "[security](../security.md)" in out
+    assert "[the example](https://example.org/repo/tree/main/docs/example-plugin)" in out
+    assert "[the CLI](https://example.org/repo/blob/main/authhub/cli.py)" in out
+    assert "[elsewhere](https://example.org/other/blob/main/docs/chain.md)" in out
 
 
 def test_a_marker_that_cannot_be_expanded_stops_the_build(includes: ModuleType) -> None:

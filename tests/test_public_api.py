@@ -190,12 +190,10 @@ def test_public_names_exist():
 
 
 def test_the_docs_show_only_the_public_api():
-    """The Python in the README's "Write your own scheme" and in docs/design.md parses and stays public."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Write your own scheme"):]
-    section = section[: section.index("\n## ", 1)]
+    """The Python in docs/writing-a-scheme.md and in docs/design.md parses and stays public."""
     found = []
-    for where, text in (("README.md", section), ("docs/design.md", (ROOT / "docs" / "design.md").read_text())):
+    for where in ("docs/writing-a-scheme.md", "docs/design.md"):
+        text = (ROOT / where).read_text()
         blocks = [textwrap.dedent(block) for block in re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)]
         assert blocks, f"{where} shows no Python"
         for number, block in enumerate(blocks, start=1):

@@ -332,7 +332,11 @@ def test_the_user_name_reaches_the_app_percent_encoded(
     assert unquote(encoded) == name  # how the app reads it back (UTF-8 is unquote's default)
 
 
-def test_the_readme_shows_the_tested_caddyfile() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_every_caddyfile_shown_is_the_tested_one() -> None:
+    """The README and the site's pages show no Caddyfile but the one of docs/forward-auth.md that these tests run."""
     tested = code_block("caddyfile", "app.example.com {")
-    assert f"```caddyfile\n{tested}```" in readme
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    shown = [(path.relative_to(ROOT), block) for path in documents
+             for block in re.findall(r"^```caddyfile\n(.*?)^```", path.read_text(encoding="utf-8"), re.M | re.S)]
+    assert (Path("docs/forward-auth.md"), tested) in shown
+    assert [where for where, block in shown if block != tested] == []

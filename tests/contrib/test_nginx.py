@@ -3,8 +3,9 @@
 The test starts everything itself on free loopback ports: the reference
 server (``authhub_live_server``), an upstream that echoes what it was
 given, and nginx with its own prefix and configuration - the one
-``docs/adapters.md`` shows. nginx comes from Debian's ``nginx-light``
-(or ``nginx``) package; ``AUTHHUB_TEST_NGINX`` names another binary.
+``docs/adapters.md`` shows, or the short one of ``docs/forward-auth.md``.
+nginx comes from Debian's ``nginx-light`` (or ``nginx``) package;
+``AUTHHUB_TEST_NGINX`` names another binary.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ http {
 }
 """
 
-#: Around the README's shorter recipe (its locations only): the app upstream, the server, a public location.
-README_SERVER = """\
+#: Around the short recipe of docs/forward-auth.md (locations only): the app upstream, the server, a public location.
+SHORT_SERVER = """\
 upstream app { server @APP@; }
 server {
     listen @LISTEN@;
@@ -76,7 +77,7 @@ def nginx_block(document: str, opening: str) -> str:
 
 
 def recipe(name: str, authhub_address: str, app: str, listen: str) -> str:
-    """The forward-auth recipe of docs/adapters.md (``docs``) or of the README (``readme``), on these addresses."""
+    """The forward-auth recipe of docs/adapters.md (``docs``) or the short one of docs/forward-auth.md (``short``)."""
     if name == "docs":
         block = nginx_block("docs/adapters.md", "upstream authhub")
         for documented, actual in (("server 127.0.0.1:8000;", f"server {authhub_address};"),
@@ -84,10 +85,10 @@ def recipe(name: str, authhub_address: str, app: str, listen: str) -> str:
             assert documented in block, documented
             block = block.replace(documented, actual)
         return block
-    block = nginx_block("README.md", "location / {")
+    block = nginx_block("docs/forward-auth.md", "location / {")
     assert "http://127.0.0.1:8000/auth/verify" in block
     block = block.replace("http://127.0.0.1:8000/auth/verify", f"http://{authhub_address}/auth/verify")
-    return README_SERVER.replace("@APP@", app).replace("@LISTEN@", listen).replace("@LOCATIONS@", block)
+    return SHORT_SERVER.replace("@APP@", app).replace("@LISTEN@", listen).replace("@LOCATIONS@", block)
 
 
 @attrs.define
@@ -326,7 +327,7 @@ def client_from(address: str) -> httpx.Client:
     return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=10)
 
 
-@pytest.mark.parametrize("recipe_name", ["docs", "readme"])
+@pytest.mark.parametrize("recipe_name", ["docs", "short"])
 def test_forged_forwarded_for_does_not_escape_the_lockout_and_429_reaches_the_client(
     gateway: Callable[..., Gateway], authhub_make_hub: Any, recipe_name: str
 ) -> None:
@@ -353,7 +354,7 @@ def test_forged_forwarded_for_does_not_escape_the_lockout_and_429_reaches_the_cl
     assert [seen["user"] for seen in nginx.upstream.requests] == ["alice"]
 
 
-@pytest.mark.parametrize("recipe_name", ["docs", "readme"])
+@pytest.mark.parametrize("recipe_name", ["docs", "short"])
 def test_a_forged_forwarded_method_does_not_skip_the_csrf_check(
     gateway: Callable[..., Gateway], authhub_make_hub: Any, authhub_user: Any, authhub_auth_headers: Any,
     recipe_name: str
@@ -383,7 +384,7 @@ def test_a_proxy_that_passes_on_a_clients_method_header_gets_a_400(
         assert "disagree" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("recipe_name", ["docs", "readme"])
+@pytest.mark.parametrize("recipe_name", ["docs", "short"])
 def test_user_names_reach_the_app_percent_encoded_as_through_every_proxy(
     gateway: Callable[..., Gateway], trusting_hub: authhub.AuthHub, authhub_user: Any, authhub_auth_headers: Any,
     recipe_name: str

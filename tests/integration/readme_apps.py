@@ -1,12 +1,13 @@
-"""Send requests to the README's Python examples and print what came back (for test_readme.py).
+"""Send requests to the documented Python examples and print what came back (for test_readme.py).
 
 ``python readme_apps.py DIRECTORY``: DIRECTORY holds the examples word for word as the README
-shows them (``wsgi_app.py``, ``flask_app.py``, ``starlette_app.py``, ``fastapi_app.py`` and the
-Django settings lines in ``django_settings.py``) and is the working directory, so each example's
-``AuthHub()`` uses ``./authhub.db``. This script creates that database with the user ``alice``
-and two tokens, asks each application a few questions and prints the answers as one JSON object.
-An example that cannot be imported or that raises gives ``{"error": <traceback>}`` in its place,
-so one broken example does not hide the others.
+(``wsgi_app.py``) and the Frameworks page, docs/adapters.md, show them (``flask_app.py``,
+``starlette_app.py``, ``fastapi_app.py`` and the Django settings lines in ``django_settings.py``)
+and is the working directory, so each example's ``AuthHub()`` uses ``./authhub.db``. This script
+creates that database with the user ``alice`` and two tokens, asks each application a few
+questions and prints the answers as one JSON object. An example that cannot be imported or that
+raises gives ``{"error": <traceback>}`` in its place, so one broken example does not hide the
+others.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from wsgiref.util import setup_testing_defaults
 from authhub import AuthHub
 from authhub.testing import FAST_HASHING
 
-#: Django's views for the README's settings: a DRF view under the project's REST_FRAMEWORK
+#: Django's views for the documented settings: a DRF view under the project's REST_FRAMEWORK
 #: defaults, and a plain view that reads the middleware's lazy request.user.
 DJANGO_VIEWS = '''
 from django.http import JsonResponse
@@ -117,12 +118,12 @@ def check_fastapi(auth: dict[str, str]) -> dict[str, Any]:
 
 
 def check_django(auth: dict[str, str], directory: Path) -> dict[str, Any]:
-    """A project from ``django-admin startproject``, with the README's lines at the end of its settings."""
+    """A project from ``django-admin startproject``, with the documented lines at the end of its settings."""
     subprocess.run([sys.executable, "-m", "django", "startproject", "readme_site", str(directory)], check=True)
     settings = directory / "readme_site" / "settings.py"
     settings.write_text(settings.read_text() + "\n" + (directory / "django_settings.py").read_text())
     (directory / "readme_views.py").write_text(DJANGO_VIEWS)
-    # The route line the README gives as a comment, taken from it.
+    # The route line the example gives as a comment, taken from it.
     (route,) = [line.split("# urls.py: ", 1)[1].split(" serves ", 1)[0]
                 for line in (directory / "django_settings.py").read_text().splitlines() if "# urls.py: " in line]
     urls = directory / "readme_site" / "urls.py"

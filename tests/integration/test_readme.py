@@ -1,17 +1,20 @@
-"""The README's examples work when pasted in order into a terminal (issue 15 item 4).
+"""The README's examples, and the documentation's that continue them, work when pasted in order (issue 15 item 4).
 
-The shell blocks of "Two commands", "A five-minute tour", "The schemes" and the example scheme's
-block in "Write your own scheme" run in order in one bash (with ``set -u``: a variable no earlier
-command set is an error), in a fresh directory, against the ``authhub serve`` that the tour starts
-in the background; the README's ``PORT=8000`` becomes a free port. Every command must exit with
-status 0. A comment line right under a command is a line it prints, in order: JSON is compared as
-JSON, other lines with runs of blanks taken as one; ``…`` (or ``...``) stands for anything.
+The README is a front page: its "Two commands" and "A five-minute tour" start the walkthrough,
+each scheme's page goes on with its "Try it" (docs/schemes/*.md), and the example scheme of
+docs/writing-a-scheme.md ends it (``WALKTHROUGH``). Their shell blocks run in that order in one bash
+(with ``set -u``: a variable no earlier command set is an error), in a fresh directory, against the
+``authhub serve`` that the tour starts in the background; the README's ``PORT=8000`` becomes a free
+port. Every command must exit with status 0. A comment line right under a command is a line it
+prints, in order: JSON is compared as JSON, other lines with runs of blanks taken as one; ``…`` (or
+``...``) stands for anything.
 
 Only the installation lines are not run (``INSTALLATION``): this environment (tox ``all``) already
 has what they install, and the example scheme is installed with pip into a directory of its own.
 
-The Python examples run too: the applications of "Using it in an application" and "Use authhub
-from your framework" answer requests (``readme_apps.py``), and the pytest example passes under pytest.
+The Python examples run too: the application of the README's "Using it in an application" and the
+adapters of the Frameworks page's "At a glance" answer requests (``readme_apps.py``), and the pytest
+example there passes under pytest.
 """
 
 from __future__ import annotations
@@ -39,10 +42,22 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 BIN = Path(sys.executable).parent
 EXAMPLE_SCHEME = ROOT / "docs" / "example-plugin"
 
-#: The sections whose shell blocks run, in README order; of "Write your own scheme" only its shell block.
-SHELL_SECTIONS = ("Two commands", "A five-minute tour", "The schemes", "Write your own scheme")
+#: The sections whose shell blocks run, in the order a reader pastes them: (document, ``## `` title).
+WALKTHROUGH = (
+    ("README.md", "Two commands"),
+    ("README.md", "A five-minute tour"),
+    ("docs/schemes/basic.md", "Try it"),
+    ("docs/schemes/token.md", "Try it"),
+    ("docs/schemes/session.md", "Try it"),
+    ("docs/schemes/oauth.md", "Try it"),
+    ("docs/writing-a-scheme.md", "The example scheme"),
+)
+#: README sections with shell blocks that are not run here: the benchmarks take minutes.
+NOT_RUN = ("Performance",)
+#: The page that holds the frameworks' examples, and its section.
+FRAMEWORKS = ("docs/adapters.md", "At a glance")
 
-#: README lines that are not run as written, and what runs instead ("" for nothing): the
+#: Walkthrough lines that are not run as written, and what runs instead ("" for nothing): the
 #: installation, which this environment has done already (checked by the test), the foreground
 #: server of "Two commands" (the tour starts its own in the background), and the test suite.
 INSTALLATION = {
@@ -66,7 +81,7 @@ BEGIN, END = "@@readme-test-begin", "@@readme-test-end"
 
 @attrs.frozen
 class Command:
-    """A shell line of the README and the lines the README says it prints."""
+    """A shell line of the walkthrough and the lines the document says it prints."""
 
     section: str
     line: str
@@ -78,6 +93,10 @@ def section(title: str, text: str = README) -> str:
     start = text.index(f"\n## {title}\n")
     end = text.find("\n## ", start + 1)
     return text[start : end if end != -1 else len(text)]
+
+
+def document(path: str) -> str:
+    return (ROOT / path).read_text(encoding="utf-8")
 
 
 def fenced(text: str, language: str) -> list[str]:
@@ -107,13 +126,13 @@ def commands_of(block: str, title: str) -> list[Command]:
     return [Command(title, line, tuple(expected)) for line, expected in found]
 
 
-def readme_commands(text: str = README) -> list[Command]:
+def walkthrough_commands() -> list[Command]:
     commands = []
-    for title in SHELL_SECTIONS:
-        blocks = fenced(section(title, text), "sh")
-        assert blocks, f"the README's {title!r} has no shell block"
+    for path, title in WALKTHROUGH:
+        blocks = fenced(section(title, document(path)), "sh")
+        assert blocks, f"{path}: {title!r} has no shell block"
         for block in blocks:
-            commands.extend(commands_of(block, title))
+            commands.extend(commands_of(block, f"{path}: {title}"))
     return commands
 
 
@@ -202,7 +221,7 @@ class Run:
     left_running: bool  # something still listened on the port 10 s after the bash ended
 
     def problems(self) -> list[str]:
-        """Each command that ran and failed, or did not print what the README says it prints."""
+        """Each command that ran and failed, or did not print what its document says it prints."""
         found = []
         for number, command in enumerate(self.commands):
             if number not in self.outputs:
@@ -275,10 +294,10 @@ def run_shell(commands: list[Command], replacements: dict[str, str], directory: 
 
 
 def test_only_the_installation_lines_are_left_out() -> None:
-    """Every shell line of those sections runs, but the installation; each of those is still in the README."""
-    lines = [command.line for command in readme_commands()]
+    """Every shell line of those sections runs, but the installation; each of those is still shown."""
+    lines = [command.line for command in walkthrough_commands()]
     for line in INSTALLATION:
-        assert lines.count(line) == 1, f"the README no longer has this installation line (update INSTALLATION): {line}"
+        assert lines.count(line) == 1, f"the walkthrough lost this installation line (update INSTALLATION): {line}"
     left_out = [line for line in lines if line in INSTALLATION]
     assert len(left_out) == len(INSTALLATION)
     assert sum(bool(PORT_LINE.fullmatch(line)) for line in lines) == 1, "the tour sets PORT=8000 once"
@@ -286,6 +305,17 @@ def test_only_the_installation_lines_are_left_out() -> None:
     for name in DISTRIBUTIONS:  # what the installation lines install
         assert importlib.metadata.version(name)
     assert (BIN / "authhub").exists() and (BIN / "python").exists(), BIN
+
+
+def test_every_shell_block_of_those_documents_is_in_the_walkthrough() -> None:
+    """A shell block added to the README or to a walkthrough page outside the sections that run would go untested."""
+    for path in dict.fromkeys(path for path, _ in WALKTHROUGH):
+        text = document(path)
+        run = [block for where, title in WALKTHROUGH if where == path for block in fenced(section(title, text), "sh")]
+        if path == "README.md":
+            run += [block for title in NOT_RUN for block in fenced(section(title, text), "sh")]
+        left = [block for block in fenced(text, "sh") if block not in run]
+        assert not left, f"{path} has shell blocks that no test runs:\n" + "\n".join(left)
 
 
 @pytest.fixture(scope="module")
@@ -298,7 +328,7 @@ def walkthroughs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Run
                                  example=shlex.quote(str(EXAMPLE_SCHEME)))
         for line, replacement in INSTALLATION.items()
     }
-    commands = readme_commands()
+    commands = walkthrough_commands()
     replacements.update({command.line: f"PORT={port}" for command in commands if PORT_LINE.fullmatch(command.line)})
     yield run_shell(commands, replacements, directory, timeout=150, port=port), port
 
@@ -312,7 +342,7 @@ def test_the_walkthroughs_run_in_order_against_a_live_server(walkthroughs: tuple
         f"stderr: {run.stderr[-3000:]}"
     )
     assert run.status == 0, run.stderr[-3000:]
-    # Each command's promise was checked: the README shows what most of them print.
+    # Each command's promise was checked: the documents show what most of them print.
     assert sum(bool(command.expected) for command in run.commands) >= 20
 
 
@@ -320,7 +350,7 @@ def test_the_walkthroughs_stop_the_server_they_start(walkthroughs: tuple[Run, in
     run, port = walkthroughs
     # The tour's server, and the same restarted with the example scheme.
     assert run.stderr.count(f"serving http://127.0.0.1:{port}/") == 2
-    assert not run.left_running, "the README's last block leaves the server running"
+    assert not run.left_running, "the walkthrough's last block leaves the server running"
 
 
 def test_the_runner_catches_a_broken_command_and_a_wrong_answer(tmp_path: Path) -> None:
@@ -370,9 +400,14 @@ def python_block_after(text: str, label: str) -> str:
     return match[1]
 
 
+def frameworks_section() -> str:
+    path, title = FRAMEWORKS
+    return section(title, document(path))
+
+
 def test_the_applications_answer_requests(tmp_path: Path) -> None:
-    """"Using it in an application" and the adapters of "Use authhub from your framework", as written."""
-    frameworks = section("Use authhub from your framework")
+    """The README's "Using it in an application" and the Frameworks page's adapters, as written."""
+    frameworks = frameworks_section()
     examples = {
         "wsgi_app.py": fenced(section("Using it in an application"), "python")[0],
         "flask_app.py": python_block_after(frameworks, "**Flask**"),
@@ -404,7 +439,7 @@ def test_the_applications_answer_requests(tmp_path: Path) -> None:
 
 def test_the_pytest_example_passes(tmp_path: Path) -> None:
     """The pytest example is a whole test file: pytest runs it with authhub's fixtures and it passes."""
-    frameworks = section("Use authhub from your framework")
+    frameworks = frameworks_section()
     (tmp_path / "test_me.py").write_text(python_block_after(frameworks, "**pytest**"), encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_me.py"],
                             cwd=tmp_path, env=clean_environment(), capture_output=True, text=True, timeout=120)
