@@ -117,6 +117,8 @@ class AccessLog:
         return _LoggedBody(body, finished)
 
     def _write(self, environ: dict[str, Any], arrived: dt.datetime, status: int, seconds: float) -> None:
+        if not access_log.isEnabledFor(logging.INFO):  # turned off: build no line nobody will read
+            return
         request = environ.get("authhub.request")
         scheme = user = None
         if isinstance(request, Request):

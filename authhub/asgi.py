@@ -45,6 +45,8 @@ class AuthMiddleware:
         self.hub = hub
         self.schemes = list(schemes) if schemes is not None else None
         self.required = required
+        # A hub never changes once built: its chain is looked up once, here.
+        self._chain = hub.chain(self.schemes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,7 +62,7 @@ class AuthMiddleware:
             receive = _replay(body, receive)
         request = Request.from_asgi(scope, self.hub, body)
         try:
-            identity = await self.hub.chain(self.schemes).arun(request, self.hub)
+            identity = await self._chain.arun(request, self.hub)
             if self.required and not identity.is_authenticated:
                 raise NotAuthenticated()
         except AuthhubError as error:

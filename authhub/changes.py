@@ -166,7 +166,10 @@ class DatabaseLog:
             if version != self._seen_version:
                 self._seen_version = version
                 return
-            if stop.wait(self.poll_interval):
+            # A plain sleep: on the benchmark machine a timed Event.wait costs 88 µs of CPU per
+            # wake-up against 59 µs (100 wake-ups a second); close() waits at most one interval more.
+            time.sleep(self.poll_interval)
+            if stop.is_set():
                 return
 
     def read_after(self, connection: Any, after: Any) -> list[Row]:
@@ -245,8 +248,9 @@ class Changes:
             self._deliver = weakref.WeakMethod(deliver)
         else:
             self._deliver = lambda: deliver
-        self._synced = False
-        self._alive_at = 0.0
+        #: ``time.monotonic()`` until which caches may be trusted: pushed forward by
+        #: every round of the listener, 0 while it is catching up or down.
+        self._trusted_until = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -254,10 +258,11 @@ class Changes:
     @property
     def current(self) -> bool:
         """Whether caches may be used: the listener is up to date and alive (starts it on first use)."""
+        if time.monotonic() < self._trusted_until:
+            return True
         if self._thread is None:
             self._start()
-            return False
-        return self._synced and time.monotonic() - self._alive_at < STALE_AFTER
+        return False
 
     def wait_until_current(self, timeout: float = 5.0) -> bool:
         """Start listening and wait until :attr:`current` (for tests and start-up); whether it became so."""
@@ -294,15 +299,16 @@ class Changes:
                     self._tell(EVERYTHING, EVERYTHING)
                     self._catch_up(connection, last)
                     last = self._deliver_rows(self.transport.read_after(connection, last), last)
-                self._synced, self._alive_at, failures = True, time.monotonic(), 0
+                self._trusted_until, failures = time.monotonic() + STALE_AFTER, 0
                 while not self._stop.is_set():
                     self.transport.wait(connection, HEARTBEAT, self._stop)
                     last = self._deliver_rows(self.transport.read_after(connection, last), last)
-                    self._alive_at = time.monotonic()
                     if self._deliver() is None:  # the hub is gone
                         self._stop.set()
+                    elif not self._stop.is_set():  # close() may have come meanwhile
+                        self._trusted_until = time.monotonic() + STALE_AFTER
             except Exception as exc:  # any failure of the store: bypass caches until caught up again
-                self._synced = False
+                self._trusted_until = 0.0
                 if failures == 0:
                     log.warning("invalidation channel lost (%s); caches bypassed until it is back",
                                 type(exc).__name__)
@@ -335,4 +341,4 @@ class Changes:
     def close(self) -> None:
         """Stop listening; the thread closes its connection within a heartbeat."""
         self._stop.set()
-        self._synced = False
+        self._trusted_until = 0.0

