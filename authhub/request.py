@@ -271,7 +271,7 @@ class Request:
         # __init__'s keywords this costs 0.5 µs more; a test checks that every slot
         # is set) and leave the headers, and the Host taken from them, undecoded.
         request = cls.__new__(cls)
-        request.method = scope.get("method", "GET").upper()
+        request.method = scope.get("method", "GET")  # upper case already (the ASGI spec)
         request.path = scope.get("path", "/")
         request.query_string = scope.get("query_string", b"").decode("latin-1")
         request.headers = headers = Headers.from_asgi(scope["headers"])
