@@ -62,7 +62,7 @@ class AuthMiddleware:
             receive = _replay(body, receive)
         request = Request.from_asgi(scope, self.hub, body)
         try:
-            identity = await self._chain.arun(request, self.hub)
+            identity = await self._chain.arun(request)
             if self.required and not identity.is_authenticated:
                 raise NotAuthenticated()
         except AuthhubError as error:

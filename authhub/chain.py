@@ -43,39 +43,43 @@ _ARGUMENTS = ("request", "settings", "hub")
 class Link:
     """One scheme of a chain: its ``authenticate`` (and ``aauthenticate``) implementations and settings.
 
-    A ``caller``, when given, is the hook through the hub's plugin manager
-    (:meth:`authhub.plugins.Hooks.member_caller`), for when hook calls are
-    traced or wrapped; pluggy then binds the arguments.
+    A chain belongs to one hub, so the hub and the scheme's settings are
+    bound here, once: :attr:`call` takes the request alone, and is the
+    implementation itself when that is all it takes (a scheme object's
+    ``authenticate(self, request)``). A ``caller``, when given, is the hook
+    through the hub's plugin manager (:meth:`authhub.plugins.Hooks.member_caller`),
+    for when hook calls are traced or wrapped; pluggy then binds the arguments.
     """
 
     name: str
     function: Callable[..., Any]
     argnames: tuple[str, ...]
     settings: Mapping[str, Any]
+    hub: AuthHub = attrs.field(repr=False)
     caller: Callable[..., list[Any]] | None = attrs.field(default=None, kw_only=True, repr=False)
     #: The scheme's ``aauthenticate``: its non-blocking form for ASGI, if it has one.
     async_function: Callable[..., Any] | None = attrs.field(default=None, kw_only=True, repr=False)
     async_argnames: tuple[str, ...] = attrs.field(default=(), kw_only=True, repr=False)
     async_caller: Callable[..., list[Any]] | None = attrs.field(default=None, kw_only=True, repr=False)
     is_async: bool = attrs.field(init=False)
-    #: ``call(request, hub)`` passes the implementation exactly the arguments it names.
-    call: Callable[[Request, AuthHub], Any] = attrs.field(init=False, repr=False)
-    #: ``acall(request, hub)``: a coroutine to await on the event loop; ``None`` sends
+    #: ``call(request)`` passes the implementation exactly the arguments it names.
+    call: Callable[[Request], Any] = attrs.field(init=False, repr=False)
+    #: ``acall(request)``: a coroutine to await on the event loop; ``None`` sends
     #: :attr:`call` to a worker thread instead.
-    acall: Callable[[Request, AuthHub], Any] | None = attrs.field(init=False, repr=False)
+    acall: Callable[[Request], Any] | None = attrs.field(init=False, repr=False)
 
     @is_async.default
     def _is_async(self) -> bool:
         return inspect.iscoroutinefunction(self.function)
 
     @call.default
-    def _call(self) -> Callable[[Request, AuthHub], Any]:
-        return _bound(self.function, self.argnames, self.settings, self.caller)
+    def _call(self) -> Callable[[Request], Any]:
+        return _bound(self.function, self.argnames, self.settings, self.hub, self.caller)
 
     @acall.default
-    def _acall(self) -> Callable[[Request, AuthHub], Any] | None:
+    def _acall(self) -> Callable[[Request], Any] | None:
         if self.async_function is not None:
-            return _bound(self.async_function, self.async_argnames, self.settings, self.async_caller)
+            return _bound(self.async_function, self.async_argnames, self.settings, self.hub, self.async_caller)
         return self.call if self.is_async else None
 
 
@@ -83,12 +87,13 @@ def _bound(
     function: Callable[..., Any],
     argnames: Sequence[str],
     settings: Mapping[str, Any],
+    hub: AuthHub,
     caller: Callable[..., list[Any]] | None,
-) -> Callable[[Request, AuthHub], Any]:
+) -> Callable[[Request], Any]:
     if caller is None:
-        return bind_arguments(function, argnames, settings)
+        return bind_arguments(function, argnames, settings, hub)
 
-    def through_pluggy(request: Request, hub: AuthHub) -> Any:
+    def through_pluggy(request: Request) -> Any:
         answers = caller(request=request, settings=settings, hub=hub)
         return answers[0] if answers else None
 
@@ -96,37 +101,38 @@ def _bound(
 
 
 def bind_arguments(
-    function: Callable[..., Any], argnames: Sequence[str], settings: Mapping[str, Any]
-) -> Callable[[Request, AuthHub], Any]:
-    """A ``call(request, hub)`` that passes ``function`` the subset of arguments it takes.
+    function: Callable[..., Any], argnames: Sequence[str], settings: Mapping[str, Any], hub: AuthHub
+) -> Callable[[Request], Any]:
+    """A ``call(request)`` that passes ``function`` the subset of ``request``, ``settings``, ``hub`` it takes.
 
     Built once per chain: picking arguments by name on every request would
     cost more than a scheme's whole dispatch (this runs on every request).
-    Parameters in the hookspec's order get a positional call; any other
-    order is passed by name.
+    A function that takes the request alone is called as it is; parameters
+    in the hookspec's order get a positional call; any other order is
+    passed by name.
     """
     order = tuple(argnames)
     unknown = set(order) - set(_ARGUMENTS)
     if unknown:
         raise ValueError(f"authenticate takes unknown arguments: {sorted(unknown)}")
-    if order == ("request", "settings", "hub"):
-        return lambda request, hub: function(request, settings, hub)
-    if order == ("request", "settings"):
-        return lambda request, hub: function(request, settings)
-    if order == ("request", "hub"):
-        return lambda request, hub: function(request, hub)
-    if order == ("settings", "hub"):
-        return lambda request, hub: function(settings, hub)
     if order == ("request",):
-        return lambda request, hub: function(request)
+        return function
+    if order == ("request", "settings", "hub"):
+        return lambda request: function(request, settings, hub)
+    if order == ("request", "settings"):
+        return lambda request: function(request, settings)
+    if order == ("request", "hub"):
+        return lambda request: function(request, hub)
+    if order == ("settings", "hub"):
+        return lambda request: function(settings, hub)
     if order == ("settings",):
-        return lambda request, hub: function(settings)
+        return lambda request: function(settings)
     if order == ("hub",):
-        return lambda request, hub: function(hub)
+        return lambda request: function(hub)
     if not order:
-        return lambda request, hub: function()
+        return lambda request: function()
 
-    def by_name(request: Request, hub: AuthHub) -> Any:
+    def by_name(request: Request) -> Any:
         given = {"request": request, "settings": settings, "hub": hub}
         return function(**{name: given[name] for name in order})
 
@@ -147,12 +153,12 @@ class Chain:
         self._anonymous = anonymous
         self._observe = observe
 
-    def run(self, request: Request, hub: AuthHub) -> Identity:
+    def run(self, request: Request) -> Identity:
         """Authenticate ``request`` in this thread."""
         link = None
         try:
             for link in self.links:
-                answer = asyncio.run(link.call(request, hub)) if link.is_async else link.call(request, hub)
+                answer = asyncio.run(link.call(request)) if link.is_async else link.call(request)
                 if answer is not None:
                     return self._answered(request, link, answer)
             return self._finish(request, self._anonymous())
@@ -168,7 +174,7 @@ class Chain:
             self._refuse(request, fault)
             raise fault from exc
 
-    async def arun(self, request: Request, hub: AuthHub) -> Identity:
+    async def arun(self, request: Request) -> Identity:
         """Authenticate ``request`` without blocking the event loop.
 
         Coroutine implementations, and a scheme's ``aauthenticate``, are
@@ -183,14 +189,14 @@ class Chain:
                 link = links[index]
                 if link.acall is not None:
                     index += 1
-                    answer = await link.acall(request, hub)
+                    answer = await link.acall(request)
                     if answer is not None:
                         return self._answered(request, link, answer)
                     continue
                 end = index + 1
                 while end < len(links) and links[end].acall is None:
                     end += 1
-                found = await asyncio.to_thread(self._run_plain, request, hub, index, end)
+                found = await asyncio.to_thread(self._run_plain, request, index, end)
                 index = end
                 if found is not None:
                     link, answer = found
@@ -209,9 +215,9 @@ class Chain:
             self._refuse(request, fault)
             raise fault from exc
 
-    def _run_plain(self, request: Request, hub: AuthHub, start: int, end: int) -> tuple[Link, tuple[Any, Any]] | None:
+    def _run_plain(self, request: Request, start: int, end: int) -> tuple[Link, tuple[Any, Any]] | None:
         for link in self.links[start:end]:
-            answer = _call(link, request, hub)
+            answer = _call(link, request)
             if answer is not None:
                 return link, answer
         return None
@@ -241,10 +247,10 @@ class Chain:
             self._observe(Outcome(kind, request, error.scheme, None, error))
 
 
-def _call(link: Link, request: Request, hub: AuthHub) -> tuple[Any, Any] | None:
+def _call(link: Link, request: Request) -> tuple[Any, Any] | None:
     """Run one scheme in this thread, turning its faults into refusals."""
     try:
-        answer = link.call(request, hub)
+        answer = link.call(request)
     except AuthhubError as error:
         error.scheme = link.name
         _log_outage(error)

@@ -200,7 +200,7 @@ class AuthHub:
             caller = self.hooks.member_caller("authenticate", members) if watched else None
             native = self.hooks.member_implementation("aauthenticate", members)
             links.append(Link(
-                name, impl.function, tuple(impl.argnames), self.settings.section(name), caller=caller,
+                name, impl.function, tuple(impl.argnames), self.settings.section(name), self, caller=caller,
                 async_function=native.function if native is not None else None,
                 async_argnames=tuple(native.argnames) if native is not None else (),
                 async_caller=self.hooks.member_caller("aauthenticate", members) if watched and native else None,
@@ -210,11 +210,11 @@ class AuthHub:
 
     def authenticate(self, request: Request, schemes: Sequence[str] | None = None) -> Identity:
         """Run the chain for ``request`` in this thread; raises :class:`AuthhubError` to refuse."""
-        return self.chain(schemes).run(request, self)
+        return self.chain(schemes).run(request)
 
     async def aauthenticate(self, request: Request, schemes: Sequence[str] | None = None) -> Identity:
         """Run the chain without blocking the event loop (plain hooks go to a worker thread)."""
-        return await self.chain(schemes).arun(request, self)
+        return await self.chain(schemes).arun(request)
 
     def challenges(
         self, request: Request, error: AuthhubError | None, schemes: Sequence[str] | None = None
