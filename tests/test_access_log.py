@@ -21,25 +21,9 @@ from authhub import accesslog
 from authhub.server import Server, listen
 from authhub.testing import hub_for_tests
 
+from .probe import ProbeScheme
+
 SECRET = "s3cret-credential-value"
-
-
-class HeaderScheme:
-    """``Authorization: Probe <name>:<secret>`` authenticates ``name`` when the secret is right."""
-
-    @authhub.hookimpl
-    def authenticate(self, request: authhub.Request) -> tuple[Any, None] | None:
-        value = request.credentials("Probe")
-        if value is None:
-            return None
-        name, _, secret = value.partition(":")
-        if secret != SECRET:
-            raise authhub.AuthenticationFailed()
-        return authhub.User(id=1, username=name), None
-
-    @authhub.hookimpl
-    def challenge(self) -> str:
-        return "Probe"
 
 
 @pytest.fixture
@@ -67,7 +51,7 @@ def stop(server: Server, thread: threading.Thread) -> None:
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[authhub.AuthHub]:
-    hub = hub_for_tests(tmp_path, plugins={"probe": HeaderScheme()}, schemes=["probe"], load_entry_points=False)
+    hub = hub_for_tests(tmp_path, plugins={"probe": ProbeScheme(SECRET)}, schemes=["probe"], load_entry_points=False)
     yield hub
     hub.close()
 
@@ -125,12 +109,12 @@ def test_json_lines(hub, log_stream):
 
 
 def test_a_user_name_cannot_forge_a_line(tmp_path, log_stream):
-    class Named(HeaderScheme):
+    class Named(ProbeScheme):
         @authhub.hookimpl
         def authenticate(self, request: authhub.Request) -> tuple[Any, None] | None:
             return authhub.User(id=2, username='eve 200 scheme=x\n2020 "x"'), None
 
-    hub = hub_for_tests(tmp_path, plugins={"named": Named()}, schemes=["named"], load_entry_points=False)
+    hub = hub_for_tests(tmp_path, plugins={"named": Named(SECRET)}, schemes=["named"], load_entry_points=False)
     accesslog.configure("plain", log_stream)
     server, thread = serving(hub, "plain")
     try:

@@ -6,7 +6,6 @@ import importlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import httpx
 import prometheus_client
@@ -15,6 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import authhub
 from authhub.testing import hub_for_tests
+
+from .probe import ProbeScheme
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "metrics-plugin" / "src"
 SECRET = "the-right-secret"
@@ -27,27 +28,9 @@ def example(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return importlib.import_module("authhub_prometheus")
 
 
-class HeaderScheme:
-    """``Authorization: Probe <name>:<secret>``: a scheme of the test's own, so the core alone suffices."""
-
-    @authhub.hookimpl
-    def authenticate(self, request: authhub.Request) -> tuple[Any, None] | None:
-        value = request.credentials("Probe")
-        if value is None:
-            return None
-        name, _, secret = value.partition(":")
-        if secret != SECRET:
-            raise authhub.AuthenticationFailed()
-        return authhub.User(id=1, username=name), None
-
-    @authhub.hookimpl
-    def challenge(self) -> str:
-        return "Probe"
-
-
 @pytest.fixture
 def hub(tmp_path: Path, example: ModuleType) -> Iterator[authhub.AuthHub]:
-    hub = hub_for_tests(tmp_path, plugins={"probe": HeaderScheme(), "metrics": example}, schemes=["probe"],
+    hub = hub_for_tests(tmp_path, plugins={"probe": ProbeScheme(SECRET), "metrics": example}, schemes=["probe"],
                         load_entry_points=False)
     yield hub
     hub.close()
@@ -88,7 +71,7 @@ def test_counts_read_from_the_metrics_route(hub: authhub.AuthHub,
 
 
 def test_two_hubs_keep_their_own_counts(tmp_path: Path, example: ModuleType) -> None:
-    hubs = [hub_for_tests(tmp_path / str(n), plugins={"probe": HeaderScheme(), "metrics": example},
+    hubs = [hub_for_tests(tmp_path / str(n), plugins={"probe": ProbeScheme(SECRET), "metrics": example},
                           schemes=["probe"], load_entry_points=False) for n in (1, 2)]
     try:
         hubs[0].authenticate(authhub.Request("GET", "/", [("Authorization", f"Probe bob:{SECRET}")], hub=hubs[0]))
@@ -102,7 +85,7 @@ def test_two_hubs_keep_their_own_counts(tmp_path: Path, example: ModuleType) -> 
 
 def test_an_application_registers_it_on_its_own_registry(tmp_path: Path, example: ModuleType) -> None:
     registry = prometheus_client.CollectorRegistry()
-    hub = hub_for_tests(tmp_path, plugins={"probe": HeaderScheme(), "metrics": example.OutcomeMetrics(registry)},
+    hub = hub_for_tests(tmp_path, plugins={"probe": ProbeScheme(SECRET), "metrics": example.OutcomeMetrics(registry)},
                         schemes=["probe"], load_entry_points=False)
     try:
         with pytest.raises(authhub.AuthenticationFailed):
