@@ -140,6 +140,12 @@ def hub(make_chain_hub: Callable[..., authhub.AuthHub]) -> authhub.AuthHub:
 
 
 @pytest.fixture
+def trusting_hub(make_chain_hub: Callable[..., authhub.AuthHub]) -> authhub.AuthHub:
+    """The ``key``/``pass`` chain, believing the proxy on 127.0.0.1 (nginx, Caddy, Traefik) about the request."""
+    return make_chain_hub(trusted_proxies=["127.0.0.1"])
+
+
+@pytest.fixture
 def alice(authhub_user: Callable[..., Any], hub: authhub.AuthHub) -> Any:
     return authhub_user("alice", "wonderland", hub=hub)
 

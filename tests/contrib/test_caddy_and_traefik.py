@@ -161,12 +161,6 @@ def gateway(
 
 
 @pytest.fixture
-def trusting_hub(make_chain_hub: Callable[..., authhub.AuthHub]) -> authhub.AuthHub:
-    """The ``key``/``pass`` chain, believing the proxy on 127.0.0.1 about the original request."""
-    return make_chain_hub(trusted_proxies=["127.0.0.1"])
-
-
-@pytest.fixture
 def proxy(gateway: Callable[[authhub.AuthHub], Gateway], trusting_hub: authhub.AuthHub) -> Gateway:
     return gateway(trusting_hub)
 

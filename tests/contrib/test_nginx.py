@@ -148,12 +148,6 @@ def gateway(tmp_path: Path, authhub_live_server: Any) -> Iterator[Callable[..., 
 
 
 @pytest.fixture
-def trusting_hub(make_chain_hub: Callable[..., authhub.AuthHub]) -> authhub.AuthHub:
-    """The ``key``/``pass`` chain, believing the nginx on 127.0.0.1 about the original request."""
-    return make_chain_hub(trusted_proxies=["127.0.0.1"])
-
-
-@pytest.fixture
 def nginx(gateway: Callable[..., Gateway], trusting_hub: authhub.AuthHub) -> Gateway:
     return gateway(trusting_hub)
 
