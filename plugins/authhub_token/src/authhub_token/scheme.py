@@ -17,7 +17,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -48,6 +48,14 @@ UTC = dt.timezone.utc
 
 #: ``(user, TokenInfo)``: what ``authenticate`` answers and the cache keeps.
 Answer = tuple[Any, TokenInfo]
+
+
+class Keep(NamedTuple):
+    """Where a miss keeps the answer it verifies: the cache, the header's digest, the generation read first."""
+
+    cache: authhub.TTLCache[bytes, Answer]
+    key: bytes
+    generation: int
 
 
 def header_digest(header: str) -> bytes:
@@ -111,20 +119,13 @@ class TokenScheme(authhub.Scheme):
         header = request.authorization
         if header is None:
             return None
-        cache = self._usable_cache(header)
-        if cache is not None:
-            seen = header_digest(header)
-            answer = cache.get(seen)
-            if answer is not None:  # only verified answers are ever cached
-                return answer if self._recheck is None else self._recheck(answer)
-            # The generation is taken before the read: a revocation meanwhile wins.
-            generation = cache.generation
+        answer, keep = self._cached(header)
+        if answer is not None:
+            return answer if self._recheck is None else self._recheck(answer)
         read = self._read_key(request)
         if read is None:
             return None
-        if cache is None:
-            return self._miss(request, *read)
-        return self._miss(request, *read, cache, seen, generation)
+        return self._miss(request, *read, keep)
 
     @authhub.hookimpl
     async def aauthenticate(self, request: authhub.Request) -> Answer | None:
@@ -134,19 +135,13 @@ class TokenScheme(authhub.Scheme):
         header = request.authorization
         if header is None:
             return None
-        cache = self._usable_cache(header)
-        if cache is not None:
-            seen = header_digest(header)
-            answer = cache.get(seen)
-            if answer is not None:
-                return answer
-            generation = cache.generation
+        answer, keep = self._cached(header)
+        if answer is not None:
+            return answer
         read = self._read_key(request)
         if read is None:
             return None
-        if cache is None:
-            return await asyncio.to_thread(self._miss, request, *read)
-        return await asyncio.to_thread(self._miss, request, *read, cache, seen, generation)
+        return await asyncio.to_thread(self._miss, request, *read, keep)
 
     def _read_key(self, request: authhub.Request) -> tuple[str, bytes] | None:
         """``(key, its ASCII bytes)`` from ``Authorization``; ``None`` without a token header."""
@@ -161,16 +156,22 @@ class TokenScheme(authhub.Scheme):
         except UnicodeEncodeError:
             raise authhub.AuthenticationFailed(INVALID_TOKEN) from None
 
-    def _usable_cache(self, header: str) -> authhub.TTLCache[bytes, Answer] | None:
-        """The cache, for a header of this scheme while the invalidation channel is current (fail closed)."""
-        cache = self.cache
-        if cache is None or header[:self._prefix_length].lower() != self._prefix:
-            return None
-        return cache if self.hub.changes.current else None
+    def _cached(self, header: str) -> tuple[Answer | None, Keep | None]:
+        """The cached answer for ``header``, or how to keep the answer a miss verifies (``None``: don't).
 
-    def _miss(self, request: authhub.Request, key: str, raw: bytes,
-              cache: authhub.TTLCache[bytes, Answer] | None = None, seen: bytes = b"", generation: int = 0) -> Answer:
-        """Verify a key against the store (and keep the answer under ``seen`` when there is a cache)."""
+        Only a header of this scheme is looked up, and only while the
+        invalidation channel is current (fail closed). The generation is
+        taken before the store is read: a revocation meanwhile wins.
+        """
+        cache = self.cache
+        if cache is None or header[:self._prefix_length].lower() != self._prefix or not self.hub.changes.current:
+            return None, None
+        seen = header_digest(header)
+        answer = cache.get(seen)  # only verified answers are ever cached
+        return answer, (None if answer is not None else Keep(cache, seen, cache.generation))
+
+    def _miss(self, request: authhub.Request, key: str, raw: bytes, keep: Keep | None) -> Answer:
+        """Verify a key against the store (and keep the answer, when ``keep`` says where)."""
         if not has_valid_checksum(raw):
             raise authhub.AuthenticationFailed(INVALID_TOKEN)
         try:
@@ -184,10 +185,10 @@ class TokenScheme(authhub.Scheme):
             self.hub.lockout.check(request, subject)
             self.hub.lockout.failed(request, subject)
             raise
-        if cache is not None:
+        if keep is not None:
             expires_at = answer[1].expires_at
             deadline = expires_at.timestamp() if expires_at is not None else None
-            cache.put(seen, answer, generation, expires_at=deadline)
+            keep.cache.put(keep.key, answer, keep.generation, expires_at=deadline)
         return answer
 
     def _verify(self, digest: bytes) -> Answer:
