@@ -12,9 +12,7 @@ consent page's ``Referrer-Policy: no-referrer`` made Chromium post it with
 from __future__ import annotations
 
 import html
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,10 +28,11 @@ from authhub_oauth.clients import create_client
 from authhub_oauth.models import AuthorizationCode
 
 from .conftest import PASSWORD
+from .sites import Site, sites
+
+__all__ = ["sites"]  # a fixture, used by name
 
 CLIENT_HOST = "127.0.0.2"
-
-
 
 
 class ConsentOrigins:
@@ -59,49 +58,6 @@ def hub(authhub_make_hub: Callable[..., authhub.AuthHub], origins: ConsentOrigin
     """The conftest's hub, with a description for the scope ``read`` (and none for ``write``)."""
     return authhub_make_hub(schemes=["oauth", "session"], oauth={"scope_descriptions": {"read": "See your profile"}},
                             plugins={"origins": origins})
-
-
-class Site:
-    """A page server on a loopback address: ``pages[path]`` is the HTML of each path; ``visits`` what came in."""
-
-    def __init__(self, host: str) -> None:
-        self.pages: dict[str, str] = {}
-        self.visits: list[str] = []
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                site.visits.append(self.path)
-                body = site.pages.get(urlsplit(self.path).path, "<!doctype html><title>client</title>").encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((host, 0), Handler)
-        self.base = f"http://{host}:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def sites() -> Iterator[Callable[[str], Site]]:
-    started: list[Site] = []
-
-    def start(host: str) -> Site:
-        started.append(Site(host))
-        return started[-1]
-
-    yield start
-    for site in started:
-        site.close()
 
 
 class ClientApp:

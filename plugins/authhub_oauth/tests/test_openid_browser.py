@@ -10,13 +10,10 @@ the provider's JWKS, claims with Authlib's ``CodeIDToken``.
 from __future__ import annotations
 
 import html
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
@@ -24,56 +21,18 @@ from authhub_oauth.clients import create_client
 
 from .conftest import PASSWORD
 from .provider_fixtures import Served, issuer_server, validated_id_token
+from .sites import Site, sites
 
-__all__ = ["issuer_server"]  # a fixture, used by name
+__all__ = ["issuer_server", "sites"]  # fixtures, used by name
 
 import authhub_session  # noqa: F401 - the login page is the session plugin's (oauth test extra)
 
 RELYING_PARTY_HOST = "127.0.0.2"
 
 
-
-
-class RelyingPartySite:
-    """The relying party's pages on another loopback address: a sign-in link (:attr:`link`) and the redirect URI."""
-
-    def __init__(self) -> None:
-        self.link = "about:blank"
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = (f'<!doctype html><html lang="en"><title>Photo printer</title><a id="sign-in" '
-                        f'href="{html.escape(site.link)}">Sign in with authhub</a></html>'
-                        if urlsplit(self.path).path == "/" else "<!doctype html><title>Back</title><h1>Back</h1>")
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet."""
-
-        self.server = ThreadingHTTPServer((RELYING_PARTY_HOST, 0), Handler)
-        self.base = f"http://{RELYING_PARTY_HOST}:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def site() -> Iterator[RelyingPartySite]:
-    started = RelyingPartySite()
-    yield started
-    started.close()
-
-
 def test_sign_in_with_openid_connect_in_chromium(authhub_browser: Any, issuer_server: Callable[..., Served],
-                                                 site: RelyingPartySite) -> None:
+                                                 sites: Callable[[str], Site]) -> None:
+    site = sites(RELYING_PARTY_HOST)
     hub, base = issuer_server()
     alice = hub.users.create("alice", PASSWORD)
     redirect_uri = f"{site.base}/callback"
@@ -82,8 +41,11 @@ def test_sign_in_with_openid_connect_in_chromium(authhub_browser: Any, issuer_se
     relying_party = OAuth2Session(client.client_id, secret, scope="openid profile", redirect_uri=redirect_uri,
                                   code_challenge_method="S256")
     verifier, nonce = generate_token(64), generate_token(24)
-    site.link, state = relying_party.create_authorization_url(f"{base}/oauth/authorize", code_verifier=verifier,
-                                                              nonce=nonce)
+    link, state = relying_party.create_authorization_url(f"{base}/oauth/authorize", code_verifier=verifier,
+                                                         nonce=nonce)
+    site.pages["/"] = ('<!doctype html><html lang="en"><title>Photo printer</title>'
+                       f'<a id="sign-in" href="{html.escape(link)}">Sign in with authhub</a></html>')
+    site.pages["/callback"] = "<!doctype html><title>Back</title><h1>Back</h1>"
     context = authhub_browser.new_context()
     page = context.new_page()
     page.goto(f"{site.base}/")
