@@ -1,4 +1,5 @@
-"""Fixtures for the OpenID Connect provider's tests: a hub served at its own issuer URL, and ID token checks.
+"""Fixtures for tests that need an issuer: a hub served at its own issuer URL, ID token checks, and an issuer
+that a resource server on another hub asks (token introspection).
 
 A test module imports the fixtures it uses (``from .provider_fixtures import issuer_server``).
 """
@@ -74,3 +75,16 @@ def validated_id_token(base: str, token: dict[str, Any], client_id: str, nonce: 
                          params={"nonce": nonce, "client_id": client_id, "access_token": token["access_token"]})
     claims.validate()
     return claims
+
+
+@pytest.fixture
+def issuer(authhub_make_hub: Callable[..., AuthHub], tmp_path_factory: pytest.TempPathFactory) -> AuthHub:
+    """An issuer with a database of its own, apart from the resource server's hub."""
+    directory = tmp_path_factory.mktemp("issuer")
+    return authhub_make_hub(schemes=["oauth"], database_url=f"sqlite:///{directory / 'issuer.db'}")
+
+
+@pytest.fixture
+def issuer_base(issuer: AuthHub, authhub_live_server: Callable[[AuthHub], str]) -> str:
+    """The URL of :func:`issuer`'s reference server."""
+    return authhub_live_server(issuer)

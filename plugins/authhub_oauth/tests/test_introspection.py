@@ -15,16 +15,9 @@ from authhub_oauth.clients import create_client, delete_client, revoke_tokens
 from authhub_oauth.models import digest
 from authhub_oauth.validators import IntrospectionValidator
 
+from .provider_fixtures import issuer, issuer_base
 
-@pytest.fixture
-def issuer(authhub_make_hub: Callable[..., AuthHub], tmp_path_factory: pytest.TempPathFactory) -> AuthHub:
-    directory = tmp_path_factory.mktemp("issuer")
-    return authhub_make_hub(schemes=["oauth"], database_url=f"sqlite:///{directory / 'issuer.db'}")
-
-
-@pytest.fixture
-def issuer_base(issuer: AuthHub, authhub_live_server: Callable[[AuthHub], str]) -> str:
-    return authhub_live_server(issuer)
+__all__ = ["issuer", "issuer_base"]  # fixtures, used by name
 
 
 @pytest.fixture

@@ -29,6 +29,9 @@ from authhub_oauth.clients import create_client
 from authhub_oauth.models import OAuthToken, digest, utcnow
 
 from .conftest import PASSWORD
+from .provider_fixtures import issuer, issuer_base
+
+__all__ = ["issuer", "issuer_base"]  # fixtures, used by name
 
 ISSUER = "https://issuer.example"
 AUDIENCE = "https://api.example"
@@ -45,17 +48,6 @@ def refusal(hub: AuthHub, token: str) -> str:
 
 
 # -- introspection: the issuer is a real `authhub serve` ------------------------------
-
-
-@pytest.fixture
-def issuer(authhub_make_hub: Callable[..., AuthHub], tmp_path_factory: pytest.TempPathFactory) -> AuthHub:
-    directory = tmp_path_factory.mktemp("issuer")
-    return authhub_make_hub(schemes=["oauth"], database_url=f"sqlite:///{directory / 'issuer.db'}")
-
-
-@pytest.fixture
-def issuer_base(issuer: AuthHub, authhub_live_server: Callable[[AuthHub], str]) -> str:
-    return authhub_live_server(issuer)
 
 
 def introspecting_hub(make: Callable[..., AuthHub], url: str, credentials: tuple[str, str]) -> AuthHub:
