@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -150,7 +151,14 @@ def test_live_servers_stop_even_when_a_trigger_is_already_closed(hub: authhub.Au
     base = servers.start(hub)
     assert _answers(base)
     server, thread = servers.running[0]
-    server.trigger._close()  # the state seen once under load: pulling it raises EBADF
+    # The state seen once under load: pulling the trigger raises EBADF. Only its
+    # write end is broken, so the server's own select() on the read end stays
+    # valid (closing both made the server thread itself fail whenever it woke first).
+    read_only = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(read_only, server.trigger.trigger)
+    os.close(read_only)
+    with pytest.raises(OSError):
+        server.trigger.pull_trigger()
     servers.stop()  # must not raise, and must still close the listening socket
     assert not _answers(base)
     assert servers.running == []
