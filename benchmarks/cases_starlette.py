@@ -18,7 +18,8 @@ from harness import Case
 GROUP = "anchor"
 
 
-def middleware() -> list[Case]:
+def middleware(*, in_a_thread: bool = False) -> list[Case]:
+    """The dict backend on the event loop, or (``in_a_thread``) the same lookup in ``run_in_threadpool``."""
     from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError
     from starlette.concurrency import run_in_threadpool
     from starlette.middleware.authentication import AuthenticationMiddleware
@@ -43,9 +44,11 @@ def middleware() -> list[Case]:
         assert scope["user"] is TINY_USER
         await trivial_asgi(scope, receive, send)
 
+    if not in_a_thread:
+        return [Case("ASGI trivial app + Starlette AuthenticationMiddleware", GROUP,
+                     asgi_calls(AuthenticationMiddleware(app, backend=DictBackend())), is_async=True,
+                     note="dict backend")]
     return [
-        Case("ASGI trivial app + Starlette AuthenticationMiddleware", GROUP,
-             asgi_calls(AuthenticationMiddleware(app, backend=DictBackend())), is_async=True, note="dict backend"),
         Case("ASGI trivial app + Starlette AuthenticationMiddleware (threadpool backend)", GROUP,
              asgi_calls(AuthenticationMiddleware(app, backend=ThreadBackend())), is_async=True, waits=True,
              note="dict lookup in run_in_threadpool"),
