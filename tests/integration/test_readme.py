@@ -1,9 +1,10 @@
 """The README's examples, and the documentation's that continue them, work when pasted in order (issue 15 item 4).
 
 The README is a front page: its "Two commands" and "A five-minute tour" start the walkthrough,
-each scheme's page goes on with its "Try it" (docs/schemes/*.md), and the example scheme of
-docs/writing-a-scheme.md ends it (``WALKTHROUGH``). Their shell blocks run in that order in one bash
-(with ``set -u``: a variable no earlier command set is an error), in a fresh directory, against the
+each scheme's page goes on with its "Try it" (docs/schemes/*.md), then the example scheme of
+docs/writing-a-scheme.md, and the housekeeping commands of docs/operations.md end it
+(``WALKTHROUGH``). Their shell blocks run in that order in one bash (with ``set -u``: a
+variable no earlier command set is an error), in a fresh directory, against the
 ``authhub serve`` that the tour starts in the background; the README's ``PORT=8000`` becomes a free
 port. Every command must exit with status 0. A comment line right under a command is a line it
 prints, in order: JSON is compared as JSON, other lines with runs of blanks taken as one; ``…`` (or
@@ -51,6 +52,7 @@ WALKTHROUGH = (
     ("docs/schemes/session.md", "Try it"),
     ("docs/schemes/oauth.md", "Try it"),
     ("docs/writing-a-scheme.md", "The example scheme"),
+    ("docs/operations.md", "Housekeeping"),
 )
 #: README sections with shell blocks that are not run here: the benchmarks take minutes.
 NOT_RUN = ("Performance",)
