@@ -22,6 +22,13 @@ Application developers and authhub's own plugins use the same fixtures:
 ``authhub_browser``
     Debian's headless Chromium (``CHROMIUM_PATH``, default ``/usr/bin/chromium``)
     driven by Playwright, one per test module: ``page = authhub_browser.new_page()``.
+``authhub_live_server``
+    ``base = authhub_live_server(hub)``: the reference server (``authhub serve``)
+    on a free loopback port.
+``authhub_site``
+    ``site = authhub_site("127.0.0.2")``: web pages on another loopback address
+    (another origin, or another site, for the browser): a client application's,
+    an attacker's. ``site.pages["/"] = html``, ``site.base``, ``site.visits``.
 ``authhub_account_hub``
     a hub whose users live in an application's own table with string ids
     (:class:`authhub.appusers.AccountStore`, reached as ``hub.users``):
@@ -39,8 +46,10 @@ import secrets
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 import pytest
@@ -200,6 +209,59 @@ def authhub_live_server() -> Iterator[Callable[[AuthHub], str]]:
     servers = LiveServers()
     yield servers.start
     servers.stop()
+
+
+class Site:
+    """Web pages served from ``host`` on a free port, for browser tests that need another origin.
+
+    ``pages[path]`` is the HTML of each path (any other path gets an empty
+    page); ``visits`` lists the paths requested, query included, in order.
+    """
+
+    def __init__(self, host: str) -> None:
+        self.pages: dict[str, str] = {}
+        self.visits: list[str] = []
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                site.visits.append(self.path)
+                body = site.pages.get(urlsplit(self.path).path, "<!doctype html><title>site</title>").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        #: ``http://host:port``
+        self.base = f"http://{host}:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def authhub_site() -> Iterator[Callable[[str], Site]]:
+    """``authhub_site(host)``: a :class:`Site` on ``host`` (``127.0.0.2``, ...), closed after the test.
+
+    ``127.0.0.1`` on another port is another origin of the same site (a
+    browser sends ``SameSite=Lax`` cookies along); ``127.0.0.2`` is another site.
+    """
+    started: list[Site] = []
+
+    def start(host: str) -> Site:
+        started.append(Site(host))
+        return started[-1]
+
+    yield start
+    for site in started:
+        site.close()
 
 
 @attrs.frozen

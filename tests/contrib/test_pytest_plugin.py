@@ -164,3 +164,19 @@ def test_live_servers_stop_even_when_a_trigger_is_already_closed(hub: authhub.Au
     assert servers.running == []
     thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_a_site_serves_its_pages_from_another_address_and_records_the_visits(authhub_site: Any) -> None:
+    import urllib.request
+
+    site = authhub_site("127.0.0.2")
+    site.pages["/callback"] = "<!doctype html><title>back</title>"
+    assert site.base.startswith("http://127.0.0.2:")
+    with urllib.request.urlopen(f"{site.base}/callback?code=x", timeout=5) as response:
+        assert response.read() == b"<!doctype html><title>back</title>"
+        assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    with urllib.request.urlopen(f"{site.base}/other", timeout=5) as response:
+        assert b"<title>site</title>" in response.read()
+    assert site.visits == ["/callback?code=x", "/other"]
+    other = authhub_site("127.0.0.3")
+    assert other.base.startswith("http://127.0.0.3:") and other.visits == []

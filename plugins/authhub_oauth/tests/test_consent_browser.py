@@ -24,13 +24,11 @@ from authlib.integrations.requests_client import OAuth2Session
 
 import authhub
 import authhub_session  # noqa: F401 - the consent page is the session plugin's login (oauth test extra)
+from authhub.testing import Site
 from authhub_oauth.clients import create_client
 from authhub_oauth.models import AuthorizationCode
 
 from .conftest import PASSWORD
-from .sites import Site, sites
-
-__all__ = ["sites"]  # a fixture, used by name
 
 CLIENT_HOST = "127.0.0.2"
 
@@ -79,8 +77,8 @@ class ClientApp:
 
 
 @pytest.fixture
-def client_app(hub: authhub.AuthHub, base: str, sites: Callable[[str], Site]) -> ClientApp:
-    return ClientApp(hub, base, sites(CLIENT_HOST))
+def client_app(hub: authhub.AuthHub, base: str, authhub_site: Callable[[str], Site]) -> ClientApp:
+    return ClientApp(hub, base, authhub_site(CLIENT_HOST))
 
 
 def csp_problems(page: Any) -> list[str]:
@@ -199,7 +197,7 @@ def forged_consent(action: str, fields: dict[str, str], *, referrer: str | None 
 ], ids=["same-site", "same-site-origin-null", "cross-site"])
 def test_a_consent_posted_from_another_origin_is_refused(
     authhub_browser: Any, base: str, hub: authhub.AuthHub, alice: object, client_app: ClientApp,
-    sites: Callable[[str], Site], origins: ConsentOrigins, attacker_host: str, referrer: str | None, status: int,
+    authhub_site: Callable[[str], Site], origins: ConsentOrigins, attacker_host: str, referrer: str | None, status: int,
     refusal: str | None,
 ) -> None:
     context = authhub_browser.new_context()
@@ -208,7 +206,7 @@ def test_a_consent_posted_from_another_origin_is_refused(
     form = page.locator("form", has=page.get_by_role("button", name="Allow"))
     fields = {name: form.locator(f"input[name={name}]").get_attribute("value") or ""
               for name in ("csrf_token", "consent_binding")}
-    attacker = sites(attacker_host)
+    attacker = authhub_site(attacker_host)
     attacker.pages["/"] = forged_consent(page.url, {**fields, "decision": "allow"}, referrer=referrer)
 
     evil = context.new_page()

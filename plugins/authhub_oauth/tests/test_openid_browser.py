@@ -17,13 +17,13 @@ from urllib.parse import parse_qs, urlsplit
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
+from authhub.testing import Site
 from authhub_oauth.clients import create_client
 
 from .conftest import PASSWORD
 from .provider_fixtures import Served, issuer_server, validated_id_token
-from .sites import Site, sites
 
-__all__ = ["issuer_server", "sites"]  # fixtures, used by name
+__all__ = ["issuer_server"]  # a fixture, used by name
 
 import authhub_session  # noqa: F401 - the login page is the session plugin's (oauth test extra)
 
@@ -31,8 +31,8 @@ RELYING_PARTY_HOST = "127.0.0.2"
 
 
 def test_sign_in_with_openid_connect_in_chromium(authhub_browser: Any, issuer_server: Callable[..., Served],
-                                                 sites: Callable[[str], Site]) -> None:
-    site = sites(RELYING_PARTY_HOST)
+                                                 authhub_site: Callable[[str], Site]) -> None:
+    site = authhub_site(RELYING_PARTY_HOST)
     hub, base = issuer_server()
     alice = hub.users.create("alice", PASSWORD)
     redirect_uri = f"{site.base}/callback"

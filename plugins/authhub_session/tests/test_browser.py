@@ -2,46 +2,28 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
 
 import authhub
+from authhub.testing import Site
 
 from .conftest import PASSWORD, Bank
 
 
 @pytest.fixture
-def attacker() -> Iterator[Callable[[str, str], str]]:
+def attacker(authhub_site: Callable[[str], Site]) -> Callable[[str, str], str]:
     """``attacker(host, html)`` serves one page from another loopback origin; returns its URL."""
-    servers: list[ThreadingHTTPServer] = []
 
     def serve(host: str, html: str) -> str:
-        class Page(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = html.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        site = authhub_site(host)
+        site.pages["/"] = html
+        return f"{site.base}/"
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer((host, 0), Page)
-        servers.append(server)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return f"http://{host}:{server.server_address[1]}/"
-
-    yield serve
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    return serve
 
 
 def auto_submit(action: str) -> str:
