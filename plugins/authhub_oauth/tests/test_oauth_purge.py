@@ -20,7 +20,6 @@ from authhub.testing import hub_for_tests
 from authhub_oauth.clients import create_client
 from authhub_oauth.models import AuthorizationCode, OAuthToken, digest
 
-NOW = dt.datetime.now(dt.timezone.utc)
 DAY = dt.timedelta(days=1)
 
 
@@ -51,8 +50,8 @@ def invoke(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args))
 
 
-def token(family: str, client_id: str, **columns: Any) -> OAuthToken:
-    values: dict[str, Any] = {"issued_at": NOW - 60 * DAY, "expires_at": NOW + DAY, "user_id": "1", "scope": "read"}
+def token(family: str, client_id: str, now: dt.datetime, **columns: Any) -> OAuthToken:
+    values: dict[str, Any] = {"issued_at": now - 60 * DAY, "expires_at": now + DAY, "user_id": "1", "scope": "read"}
     values.update(columns)
     return OAuthToken(access_token_digest=digest(secrets.token_hex(16)), family_id=family, client_id=client_id,
                       **values)
@@ -74,24 +73,27 @@ def test_purge(hub: AuthHub) -> None:
     client, _ = create_client(hub, name="Web", grant_types=["authorization_code", "refresh_token"],
                               redirect_uris=["http://127.0.0.1:9/cb"], scopes=["read"])
     cid = client.client_id
+    # Taken now, not when the module was imported: the last step's "30 s ago" must not overtake
+    # the code that expires in five minutes, however late in a long run this test comes.
+    now = dt.datetime.now(dt.timezone.utc)
     with hub.store.session() as session:
         session.add_all([
-            token("live", cid),
+            token("live", cid, now),
             # A rotated refresh token whose successor still lives: kept, so that its reuse revokes the family.
-            token("rotated", cid, expires_at=NOW - 50 * DAY,
-                  refresh_expires_at=NOW - 40 * DAY, refresh_used_at=NOW - 50 * DAY),
-            token("rotated", cid, expires_at=NOW - 40 * DAY, refresh_expires_at=NOW + 20 * DAY),
-            token("ended", cid, expires_at=NOW - 50 * DAY, refresh_expires_at=NOW - 40 * DAY,
-                  refresh_used_at=NOW - 50 * DAY),
-            token("ended", cid, expires_at=NOW - 45 * DAY, refresh_expires_at=NOW - 35 * DAY),
-            token("revoked-long-ago", cid, revoked_at=NOW - 40 * DAY, refresh_expires_at=NOW + 20 * DAY),
-            token("revoked-lately", cid, revoked_at=NOW - 5 * DAY),
-            token("client-credentials", cid, user_id=None, expires_at=NOW - 31 * DAY),
-            token("expired-lately", cid, expires_at=NOW - 2 * DAY),
-            code(cid, expires_at=NOW - 40 * DAY, used_at=NOW - 40 * DAY),
-            code(cid, expires_at=NOW - 35 * DAY),
-            code(cid, expires_at=NOW - dt.timedelta(minutes=1)),
-            code(cid, expires_at=NOW + dt.timedelta(minutes=5)),
+            token("rotated", cid, now, expires_at=now - 50 * DAY,
+                  refresh_expires_at=now - 40 * DAY, refresh_used_at=now - 50 * DAY),
+            token("rotated", cid, now, expires_at=now - 40 * DAY, refresh_expires_at=now + 20 * DAY),
+            token("ended", cid, now, expires_at=now - 50 * DAY, refresh_expires_at=now - 40 * DAY,
+                  refresh_used_at=now - 50 * DAY),
+            token("ended", cid, now, expires_at=now - 45 * DAY, refresh_expires_at=now - 35 * DAY),
+            token("revoked-long-ago", cid, now, revoked_at=now - 40 * DAY, refresh_expires_at=now + 20 * DAY),
+            token("revoked-lately", cid, now, revoked_at=now - 5 * DAY),
+            token("client-credentials", cid, now, user_id=None, expires_at=now - 31 * DAY),
+            token("expired-lately", cid, now, expires_at=now - 2 * DAY),
+            code(cid, expires_at=now - 40 * DAY, used_at=now - 40 * DAY),
+            code(cid, expires_at=now - 35 * DAY),
+            code(cid, expires_at=now - dt.timedelta(minutes=1)),
+            code(cid, expires_at=now + dt.timedelta(minutes=5)),
         ])
 
     first = invoke("oauth", "purge")
